@@ -1,0 +1,75 @@
+"""Facts about the MoEngage Cohort Sync API, shared by the client and the emulator.
+
+This is the only module the emulator (:mod:`moecohort.emulator`) imports from the
+client package: everything else is written twice on purpose, so the emulator can
+catch the client's mistakes. Source: ``FACTS.md`` (MoEngage's public API reference).
+"""
+
+from __future__ import annotations
+
+#: Data center code -> region, as MoEngage documents them.
+DATA_CENTERS: dict[str, str] = {
+    "01": "US",
+    "02": "EU",
+    "03": "India",
+    "04": "US",
+    "05": "Singapore",
+    "06": "Indonesia",
+    "101": "not stated",
+}
+
+#: Host template; ``dc`` is a key of :data:`DATA_CENTERS` (``api-101``, never ``api-0101``).
+HOST_TEMPLATE = "https://api-{dc}.moengage.com"
+
+#: The Cohort Sync endpoint path.
+COHORT_SYNC_PATH = "/v1/integrations/cohortsync"
+
+#: Request body limit. The reference says "128KB"; we take the smaller reading.
+MAX_BODY_BYTES = 128_000
+
+#: Documented rate limit of the Cohort Sync API.
+DEFAULT_REQUESTS_PER_MINUTE = 300
+
+#: Length of the rate-limit window, in seconds.
+RATE_WINDOW_S = 60.0
+
+HEADER_APPKEY = "MOE-APPKEY"
+HEADER_PARTNER = "MOE-DESTINATION-PARTNER"
+PARTNER_MOENGAGE = "moengage"
+
+#: Values MoEngage never accepts as a user ID (compared case-insensitively after
+#: trimming), plus the text pandas makes of missing values.
+PLACEHOLDER_IDS: frozenset[str] = frozenset(
+    {
+        "",
+        "unknown",
+        "guest",
+        "null",
+        "0",
+        "1",
+        "2",
+        "-1",
+        "-2",
+        "true",
+        "false",
+        "na",
+        "n/a",
+        "none",
+        "(empty)",
+        "id",
+        "uid",
+        "userid",
+        "user_id",
+        "customer_id",
+        "user_attribute_unique_id",
+        "dummy_seller_code",
+        # pandas artefacts: what str() makes of NaN and pd.NA
+        "nan",
+        "<na>",
+    }
+)
+
+#: Characters a cohort name must not contain (parentheses are reported rejected too).
+FORBIDDEN_COHORT_NAME_CHARS = frozenset('|*?\\:<>=$"()')
+
+SUCCESS_MESSAGE = "Your request has been accepted and will be processed soon."

@@ -1,0 +1,161 @@
+"""One exception hierarchy, rooted in :class:`MoEngageError`.
+
+Messages never contain an API key: credentials are only ever shown masked.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .push import PushResult
+
+__all__ = [
+    "MoEngageError",
+    "ConfigurationError",
+    "InputError",
+    "CohortNameError",
+    "APIError",
+    "AuthenticationError",
+    "AccountSuspendedError",
+    "RateLimitError",
+    "PayloadTooLargeError",
+    "PushFailedError",
+    "SyncLockedError",
+]
+
+
+class MoEngageError(Exception):
+    """Base class of every error moecohort raises on purpose."""
+
+
+class ConfigurationError(MoEngageError, ValueError):
+    """Credentials or settings are missing or invalid (data center, base URL, profile)."""
+
+
+class InputError(MoEngageError, ValueError):
+    """The data given to moecohort cannot be used; raised before anything is sent."""
+
+    def __init__(self, message: str, *, column: str | None = None, rows: Any = None) -> None:
+        super().__init__(message)
+        #: The column at fault, when there is one.
+        self.column = column
+        #: A small DataFrame of offending rows, when there are any (pandera-style).
+        self.rows = rows
+
+
+class CohortNameError(InputError):
+    """The cohort name would be rejected by MoEngage. ``suggestion`` holds a clean name."""
+
+    def __init__(self, message: str, *, name: str, suggestion: str | None) -> None:
+        super().__init__(message)
+        self.name = name
+        self.suggestion = suggestion
+
+
+class APIError(MoEngageError):
+    """MoEngage answered with an error.
+
+    ``status`` is the HTTP status; ``type``, ``message``, ``attribute`` and
+    ``request_id`` come from MoEngage's error envelope
+    ``{"status": "fail", "error": {...}}`` when the response carried one.
+    """
+
+    def __init__(
+        self,
+        status: int | None,
+        type: str | None = None,  # noqa: A002 - the API calls it "type"
+        message: str | None = None,
+        *,
+        attribute: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
+        self.status = status
+        self.type = type
+        self.message = message
+        self.attribute = attribute
+        self.request_id = request_id
+        #: The partial result of the push that was stopped, when there is one.
+        self.result: PushResult | None = None
+        super().__init__(self._describe())
+
+    def _describe(self) -> str:
+        parts = [f"HTTP {self.status}" if self.status is not None else "no response"]
+        if self.type:
+            parts.append(self.type)
+        text = ": ".join(parts)
+        if self.message:
+            text += f" - {self.message}"
+        if self.attribute:
+            text += f" (attribute: {self.attribute})"
+        if self.request_id:
+            text += f" [request_id {self.request_id}]"
+        return text
+
+    @classmethod
+    def from_response(cls, status: int, body: Any) -> APIError:
+        """Build the right subclass from a status and a parsed (or raw) body."""
+        err: dict[str, Any] = {}
+        if isinstance(body, dict):
+            inner = body.get("error")
+            if isinstance(inner, dict):
+                err = inner
+            elif isinstance(body.get("message"), str):
+                err = {"message": body["message"]}
+        elif isinstance(body, str) and body.strip():
+            err = {"message": body.strip()[:300]}
+        kind: type[APIError] = _STATUS_CLASSES.get(status, APIError)
+        return kind(
+            status,
+            _str_or_none(err.get("type")),
+            _str_or_none(err.get("message")),
+            attribute=_str_or_none(err.get("attribute")),
+            request_id=_str_or_none(err.get("request_id")),
+        )
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: the workspace ID or the Data API key was not accepted."""
+
+    def _describe(self) -> str:
+        return (
+            super()._describe()
+            + ". Check the workspace ID and the Data API key (MoEngage dashboard: "
+            "Settings > Account > APIs > Data API)."
+        )
+
+
+class AccountSuspendedError(APIError):
+    """HTTP 403: the workspace is blocked or suspended."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429, still failing after every retry."""
+
+
+class PayloadTooLargeError(APIError):
+    """HTTP 413 for a body that holds a single member: it cannot be split further."""
+
+
+class PushFailedError(MoEngageError):
+    """Raised by :meth:`PushResult.raise_for_status` when some members were not accepted."""
+
+    def __init__(self, message: str, result: PushResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class SyncLockedError(MoEngageError):
+    """Another mirror sync of the same cohort is running."""
+
+
+_STATUS_CLASSES: dict[int, type[APIError]] = {
+    401: AuthenticationError,
+    403: AccountSuspendedError,
+    413: PayloadTooLargeError,
+    429: RateLimitError,
+}
+
+
+def _str_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
