@@ -1,7 +1,27 @@
-"""moecohort: sync MoEngage segments from one app (workspace) to another as cohorts."""
+"""moecohort: sync MoEngage segments from one app (workspace) to another as cohorts.
+
+The modules follow the way data flows: :mod:`~moecohort.credentials` ->
+:mod:`~moecohort.identifiers` -> :mod:`~moecohort.overlap` -> :mod:`~moecohort.payload`
+-> :mod:`~moecohort.transport` -> :mod:`~moecohort.push` -> faces (the ``df.moe``
+accessor, the ``moecohort`` command, :mod:`moecohort.widgets`). The Cohort Sync
+emulator lives in :mod:`moecohort.emulator`.
+"""
 
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
+from . import accessor as _accessor  # noqa: F401  (registers df.moe)
+from .credentials import (
+    AppCredentials,
+    ProfileStore,
+    SecretStr,
+    get_credentials,
+    list_profiles,
+    load_profile,
+    remove_profile,
+    save_profile,
+)
 from .errors import (
     AccountSuspendedError,
     APIError,
@@ -15,20 +35,60 @@ from .errors import (
     RateLimitError,
     SyncLockedError,
 )
-
-__version__ = "0.1.0"
+from .identifiers import (
+    DEFAULT_PLACEHOLDERS,
+    AnonymousReport,
+    anonymous_reasons,
+    anonymous_report,
+    canonical_ids,
+    drop_anonymous,
+    is_anonymous,
+)
+from .overlap import OverlapReport, keep_in_destination, overlap
+from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
+from .push import (
+    ConnectionCheck,
+    PushResult,
+    check_connection,
+    push_cohort,
+)
 
 __all__ = [
+    "DEFAULT_PLACEHOLDERS",
     "APIError",
     "AccountSuspendedError",
+    "AnonymousReport",
+    "AppCredentials",
     "AuthenticationError",
     "CohortNameError",
     "ConfigurationError",
+    "ConnectionCheck",
     "InputError",
     "MoEngageError",
+    "OverlapReport",
     "PayloadTooLargeError",
+    "ProfileStore",
     "PushFailedError",
+    "PushResult",
     "RateLimitError",
+    "SecretStr",
     "SyncLockedError",
     "__version__",
+    "anonymous_reasons",
+    "anonymous_report",
+    "canonical_ids",
+    "check_connection",
+    "cohort_id_for",
+    "drop_anonymous",
+    "get_credentials",
+    "is_anonymous",
+    "keep_in_destination",
+    "list_profiles",
+    "load_profile",
+    "overlap",
+    "push_cohort",
+    "remove_profile",
+    "save_profile",
+    "suggest_cohort_name",
+    "validate_cohort_name",
 ]

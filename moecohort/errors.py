@@ -11,16 +11,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from .push import PushResult
 
 __all__ = [
-    "MoEngageError",
+    "APIError",
+    "AccountSuspendedError",
+    "AuthenticationError",
+    "CohortNameError",
     "ConfigurationError",
     "InputError",
-    "CohortNameError",
-    "APIError",
-    "AuthenticationError",
-    "AccountSuspendedError",
-    "RateLimitError",
+    "MoEngageError",
     "PayloadTooLargeError",
     "PushFailedError",
+    "RateLimitError",
     "SyncLockedError",
 ]
 

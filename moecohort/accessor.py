@@ -1,0 +1,62 @@
+"""The ``df.moe`` pandas accessor: the library's functions as DataFrame methods.
+
+Registered when :mod:`moecohort` is imported::
+
+    import moecohort  # noqa: F401
+    clean = df.moe.drop_anonymous(id_col="ID")
+    report = clean.moe.overlap(dest_users, on="ID")
+    result = clean.moe.push(app, "High intent shoppers", id_col="ID")
+
+Each method is the module-level function with ``df`` as its first argument.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .identifiers import AnonymousReport, anonymous_report, canonical_ids, drop_anonymous
+from .overlap import OverlapReport, keep_in_destination, overlap
+from .push import PushResult, push_cohort
+
+__all__ = ["MoeAccessor"]
+
+
+@pd.api.extensions.register_dataframe_accessor("moe")
+class MoeAccessor:
+    """``df.moe``: identifier hygiene, overlap and cohort pushes for a DataFrame."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self._df = df
+
+    def canonical_ids(self, id_col: str = "uid") -> pd.Series:
+        """The canonical text form of ``df[id_col]`` (see :func:`moecohort.canonical_ids`)."""
+        from .identifiers import require_column
+
+        require_column(self._df, id_col)
+        return canonical_ids(self._df[id_col], column=id_col)
+
+    def drop_anonymous(self, id_col: str = "uid", **kwargs: Any) -> Any:
+        """Same as :func:`moecohort.drop_anonymous`."""
+        return drop_anonymous(self._df, id_col, **kwargs)
+
+    def anonymous_report(self, id_col: str = "uid", **kwargs: Any) -> AnonymousReport:
+        """Same as :func:`moecohort.anonymous_report`."""
+        return anonymous_report(self._df, id_col, **kwargs)
+
+    def overlap(
+        self, other: Any, on: str | tuple[str, str] = "uid", **kwargs: Any
+    ) -> OverlapReport:
+        """Same as :func:`moecohort.overlap` with this frame as the source."""
+        return overlap(self._df, other, on=on, **kwargs)
+
+    def keep_in_destination(
+        self, destination: Any, id_col: str = "uid", **kwargs: Any
+    ) -> pd.DataFrame:
+        """Same as :func:`moecohort.keep_in_destination`."""
+        return keep_in_destination(self._df, destination, id_col, **kwargs)
+
+    def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult:
+        """Same as :func:`moecohort.push_cohort`."""
+        return push_cohort(self._df, app, cohort_name, **kwargs)

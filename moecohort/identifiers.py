@@ -1,0 +1,463 @@
+"""Identifier hygiene: one canonical text form for user ids, and anonymous users.
+
+MoEngage matches users by ``uid`` exactly, so the canonical form never trims or
+case-folds text. Numbers are rendered the way a person would type them: ints as
+decimals, and floats with integral values (what pandas makes of an int column
+with gaps) as ints, so ``1004821.0`` and ``"1004821"`` are the same user.
+
+Everything here is vectorised with pyarrow (pandas' own string engine), so it
+stays fast on millions of ids and works the same under pandas 2.2 and 3.x.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal, overload
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ._constants import PLACEHOLDER_IDS
+from .errors import InputError
+
+__all__ = [
+    "DEFAULT_PLACEHOLDERS",
+    "AnonymousReport",
+    "anonymous_reasons",
+    "anonymous_report",
+    "canonical_ids",
+    "drop_anonymous",
+    "is_anonymous",
+]
+
+log = logging.getLogger("moecohort")
+
+#: Values MoEngage never accepts as a user id (compared case-insensitively after
+#: trimming). Pass ``placeholders=DEFAULT_PLACEHOLDERS | {"test"}`` to extend it.
+DEFAULT_PLACEHOLDERS: frozenset[str] = PLACEHOLDER_IDS
+
+# Reason codes, per row. OK rows are sent; the others are anonymous.
+OK, MISSING, BLANK, PLACEHOLDER = 0, 1, 2, 3
+REASON_NAMES = {MISSING: "missing", BLANK: "blank", PLACEHOLDER: "placeholder"}
+
+# Floats above this are not exact integers any more: 2**53 + 1 reads back as 2**53.
+_MAX_EXACT_FLOAT = 2.0**53
+
+IdInput = Any  # a Series, an Index, an array, a pyarrow array or any iterable of ids
+
+
+# --------------------------------------------------------------------------- canonical form
+def canonical_ids(values: IdInput, *, column: str | None = None) -> pd.Series:
+    """Return the canonical text form of each id, as a pandas string Series.
+
+    Missing values (None, NaN, NA, NaT) stay missing. Text is kept exactly as
+    it is; ints become decimals; integral floats become ints (``123.0`` ->
+    ``"123"``). Non-integral floats, booleans and other objects raise
+    :class:`~moecohort.InputError` naming the column and an example row.
+
+    >>> canonical_ids(pd.Series([1004821.0, None, 17.0])).tolist()
+    ['1004821', <NA>, '17']
+    """
+    series = _as_series(values)
+    ids = to_arrow_ids(series, column=column or _series_name(series))
+    return pd.Series(_string_array(ids), index=series.index, name=series.name)
+
+
+def to_arrow_ids(
+    values: IdInput, *, column: str = "uid", frame: pd.DataFrame | None = None
+) -> pa.ChunkedArray:
+    """Canonical ids as a pyarrow string ChunkedArray (nulls where missing).
+
+    This is the fast path every other module uses. ``frame`` is only used to
+    attach the offending rows to an :class:`InputError`.
+    """
+    series = values if isinstance(values, pd.Series) else _as_series(values)
+    dtype = series.dtype
+
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = to_arrow_ids(pd.Series(dtype.categories), column=column)
+        codes = pa.array(series.cat.codes.to_numpy(), mask=series.isna().to_numpy())
+        return pa.chunked_array([cats.combine_chunks().take(codes)])
+    if pd.api.types.is_bool_dtype(dtype):
+        _raise_bad(series, column, frame, series.notna().to_numpy(), "a boolean")
+    if pd.api.types.is_integer_dtype(dtype):
+        return _chunked(pa.array(series, from_pandas=True).cast(pa.string()))
+    if pd.api.types.is_float_dtype(dtype):
+        return _from_floats(series, column, frame)
+    if pd.api.types.is_string_dtype(dtype) and not pd.api.types.is_object_dtype(dtype):
+        return _chunked(pa.array(series, from_pandas=True))
+    if pd.api.types.is_object_dtype(dtype):
+        return _from_objects(series, column, frame)
+    if isinstance(dtype, pd.ArrowDtype):
+        arr = _chunked(pa.array(series))
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return arr
+        if pa.types.is_integer(arr.type):
+            return _chunked(arr.cast(pa.string()))
+        if pa.types.is_floating(arr.type):
+            return _from_floats(series.astype("float64"), column, frame)
+    if series.isna().all():
+        return _chunked(pa.nulls(len(series), pa.string()))
+    _raise_bad(series, column, frame, series.notna().to_numpy(), f"a value of type {dtype}")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _from_floats(series: pd.Series, column: str, frame: pd.DataFrame | None) -> pa.ChunkedArray:
+    x = series.to_numpy(dtype="float64", na_value=np.nan)
+    present = ~np.isnan(x)
+    with np.errstate(invalid="ignore"):
+        bad = present & (~np.isfinite(x) | (np.floor(x) != x))
+    if bad.any():
+        _raise_bad(series, column, frame, bad, "a number with a fractional part")
+    huge = present & (np.abs(np.where(present, x, 0.0)) > _MAX_EXACT_FLOAT)
+    if huge.any():
+        _raise_bad(
+            series,
+            column,
+            frame,
+            huge,
+            "a number too large to be stored exactly as a float (pandas has already rounded it)",
+        )
+    ints = pa.array(np.where(present, x, 0.0).astype("int64"), mask=~present)
+    return _chunked(ints.cast(pa.string()))
+
+
+def _from_objects(series: pd.Series, column: str, frame: pd.DataFrame | None) -> pa.ChunkedArray:
+    try:
+        arr = pa.array(series, from_pandas=True)
+    except (pa.ArrowException, OverflowError, TypeError, ValueError):
+        arr = None
+    if arr is not None:
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return _chunked(arr)
+        if pa.types.is_integer(arr.type):
+            return _chunked(arr.cast(pa.string()))
+        if pa.types.is_null(arr.type):
+            return _chunked(pa.nulls(len(series), pa.string()))
+    # Mixed types (text and numbers, big ints, floats next to ints): one exact pass in Python.
+    out: list[str | None] = []
+    append = out.append
+    for pos, value in enumerate(series.array):
+        if isinstance(value, str):
+            append(value)
+        elif value is None or value is pd.NA or value is pd.NaT:
+            append(None)
+        elif isinstance(value, (bool, np.bool_)):
+            _raise_at(series, column, frame, pos, "a boolean")
+        elif isinstance(value, (int, np.integer)):
+            append(str(int(value)))
+        elif isinstance(value, (float, np.floating)):
+            f = float(value)
+            if f != f:  # NaN
+                append(None)
+            elif not np.isfinite(f) or not f.is_integer():
+                _raise_at(series, column, frame, pos, "a number with a fractional part")
+            elif abs(f) > _MAX_EXACT_FLOAT:
+                _raise_at(series, column, frame, pos, "a number too large to be stored exactly")
+            else:
+                append(str(int(f)))
+        else:
+            _raise_at(series, column, frame, pos, f"a {type(value).__name__}")
+    return _chunked(pa.array(out, type=pa.string()))
+
+
+def _raise_bad(
+    series: pd.Series, column: str, frame: pd.DataFrame | None, bad: np.ndarray, what: str
+) -> None:
+    positions = np.flatnonzero(bad)
+    _raise_at(series, column, frame, int(positions[0]), what, count=len(positions))
+
+
+def _raise_at(
+    series: pd.Series,
+    column: str,
+    frame: pd.DataFrame | None,
+    pos: int,
+    what: str,
+    count: int | None = None,
+) -> None:
+    label = series.index[pos]
+    value = series.iloc[pos]
+    if isinstance(value, np.generic):
+        value = value.item()
+    rows = frame.iloc[[pos]] if frame is not None else series.iloc[[pos]].to_frame()
+    more = f" ({count:,} such rows)" if count and count > 1 else ""
+    raise InputError(
+        f"Column {column!r} holds {what}: {value!r} at row {label!r}{more}. "
+        "A user id must be text or a whole number; fix the value, or read the column "
+        f"as text (for example pd.read_csv(..., dtype={{{column!r}: str}})).",
+        column=column,
+        rows=rows,
+    )
+
+
+# --------------------------------------------------------------------------- anonymous users
+def classify(ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) -> np.ndarray:
+    """Reason code per id: 0 (a real id), 1 missing, 2 blank, 3 placeholder."""
+    marks = _placeholder_set(placeholders)
+    n = len(ids)
+    reasons = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return reasons
+    missing = ids.is_null().to_numpy(zero_copy_only=False)
+    reasons[missing] = MISSING
+    trimmed = pc.utf8_trim_whitespace(ids)
+    lengths = pc.binary_length(trimmed).to_numpy(zero_copy_only=False)
+    blank = ~missing & (np.nan_to_num(lengths, nan=-1) == 0)
+    reasons[blank] = BLANK
+    longest = max((len(m.encode()) for m in marks), default=0)
+    short = ~missing & ~blank & (np.nan_to_num(lengths, nan=longest + 1) <= longest)
+    if short.any():
+        where = np.flatnonzero(short)
+        candidates = pc.utf8_lower(trimmed.take(pa.array(where)))
+        hit = pc.is_in(candidates, value_set=pa.array(sorted(marks), type=candidates.type))
+        hit_np = hit.to_numpy(zero_copy_only=False).astype(bool)
+        reasons[where[hit_np]] = PLACEHOLDER
+    return reasons
+
+
+def _placeholder_set(placeholders: Iterable[str] | None) -> frozenset[str]:
+    if placeholders is None:
+        return DEFAULT_PLACEHOLDERS
+    if isinstance(placeholders, str):
+        raise TypeError("placeholders must be a collection of strings, not a single string")
+    return frozenset(str(p).strip().lower() for p in placeholders)
+
+
+def anonymous_reasons(
+    values: IdInput, *, placeholders: Iterable[str] | None = None, column: str | None = None
+) -> pd.Series:
+    """Why each id is anonymous: ``"missing"``, ``"blank"``, ``"placeholder"``, or missing (NA)
+    for real ids. Same index as the input."""
+    series = _as_series(values)
+    reasons = classify(to_arrow_ids(series, column=column or _series_name(series)), placeholders)
+    labels = np.array([None, "missing", "blank", "placeholder"], dtype=object)[reasons]
+    return pd.Series(labels, index=series.index, name="reason", dtype="string")
+
+
+def is_anonymous(
+    values: IdInput, *, placeholders: Iterable[str] | None = None, column: str | None = None
+) -> pd.Series:
+    """Boolean Series: True where the id cannot identify a user (see module docs)."""
+    series = _as_series(values)
+    reasons = classify(to_arrow_ids(series, column=column or _series_name(series)), placeholders)
+    return pd.Series(reasons != OK, index=series.index, name="is_anonymous")
+
+
+@dataclass(frozen=True, repr=False)
+class AnonymousReport:
+    """What :func:`drop_anonymous` removed, and why."""
+
+    column: str
+    rows_in: int
+    missing: int
+    blank: int
+    placeholder: int
+    #: Up to ``examples`` dropped rows, with a ``reason`` column (first rows of each reason).
+    examples: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @property
+    def dropped(self) -> int:
+        """Rows removed (anonymous users)."""
+        return self.missing + self.blank + self.placeholder
+
+    @property
+    def rows_kept(self) -> int:
+        """Rows left."""
+        return self.rows_in - self.dropped
+
+    def summary(self) -> pd.DataFrame:
+        """Counts by reason, as a small DataFrame."""
+        return pd.DataFrame(
+            {
+                "rows": [self.missing, self.blank, self.placeholder, self.dropped, self.rows_kept],
+            },
+            index=pd.Index(
+                ["missing id", "blank id", "placeholder id", "dropped (anonymous)", "kept"],
+                name=f"column {self.column!r}",
+            ),
+        )
+
+    def __str__(self) -> str:
+        return (
+            f"dropped {self.dropped:,} anonymous of {self.rows_in:,} rows in column "
+            f"{self.column!r} (missing {self.missing:,}, blank {self.blank:,}, "
+            f"placeholder {self.placeholder:,}); kept {self.rows_kept:,}"
+        )
+
+    def __repr__(self) -> str:
+        return f"AnonymousReport({self})"
+
+    def _repr_html_(self) -> str:
+        from ._html import table_html
+
+        rows = [(label, f"{n:,}") for label, n in self.summary()["rows"].items()]
+        return table_html(f"Anonymous users in {self.column!r}", rows, note=html.escape(str(self)))
+
+
+@overload
+def drop_anonymous(
+    df: pd.DataFrame,
+    id_col: str = ...,
+    *,
+    placeholders: Iterable[str] | None = ...,
+    report: Literal[False] = ...,
+) -> pd.DataFrame: ...
+@overload
+def drop_anonymous(
+    df: pd.DataFrame,
+    id_col: str = ...,
+    *,
+    placeholders: Iterable[str] | None = ...,
+    report: Literal[True],
+) -> tuple[pd.DataFrame, AnonymousReport]: ...
+def drop_anonymous(
+    df: pd.DataFrame,
+    id_col: str = "uid",
+    *,
+    placeholders: Iterable[str] | None = None,
+    report: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, AnonymousReport]:
+    """Return a new DataFrame without anonymous users (rows whose id cannot be synced).
+
+    Anonymous means a missing id, an empty or whitespace-only id, or a placeholder
+    MoEngage never accepts as a user id (``placeholders``, default
+    :data:`DEFAULT_PLACEHOLDERS`). The id column itself is left as it is.
+
+    The counts are logged on the ``moecohort`` logger and kept in
+    ``result.attrs["moecohort_anonymous"]``; pass ``report=True`` to also get an
+    :class:`AnonymousReport` (with example rows): ``clean, rep = drop_anonymous(df, report=True)``.
+    """
+    require_column(df, id_col)
+    ids = to_arrow_ids(df[id_col], column=id_col, frame=df)
+    reasons = classify(ids, placeholders)
+    rep = _report(df, id_col, reasons)
+    kept = df.loc[reasons == OK].copy()
+    kept.attrs["moecohort_anonymous"] = {
+        "column": id_col,
+        "missing": rep.missing,
+        "blank": rep.blank,
+        "placeholder": rep.placeholder,
+    }
+    log.info("%s", rep)
+    return (kept, rep) if report else kept
+
+
+def anonymous_report(
+    df: pd.DataFrame,
+    id_col: str = "uid",
+    *,
+    placeholders: Iterable[str] | None = None,
+    examples: int = 10,
+) -> AnonymousReport:
+    """What :func:`drop_anonymous` would drop, without dropping anything."""
+    require_column(df, id_col)
+    reasons = classify(to_arrow_ids(df[id_col], column=id_col, frame=df), placeholders)
+    return _report(df, id_col, reasons, examples=examples)
+
+
+def _report(
+    df: pd.DataFrame, id_col: str, reasons: np.ndarray, examples: int = 10
+) -> AnonymousReport:
+    counts = np.bincount(reasons, minlength=4)
+    sample_pos = np.concatenate(
+        [np.flatnonzero(reasons == code)[: max(1, examples // 3)] for code in REASON_NAMES]
+    )[:examples]
+    sample = df.iloc[np.sort(sample_pos)].copy()
+    sample.insert(0, "reason", [REASON_NAMES[int(r)] for r in reasons[np.sort(sample_pos)]])
+    return AnonymousReport(
+        column=id_col,
+        rows_in=len(df),
+        missing=int(counts[MISSING]),
+        blank=int(counts[BLANK]),
+        placeholder=int(counts[PLACEHOLDER]),
+        examples=sample,
+    )
+
+
+# --------------------------------------------------------------------------- near misses
+def normalise_for_near_miss(ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """The loose key used to find near misses: trimmed, NFC-normalised, lower-cased.
+
+    Never used for matching, only to point out ids that differ by those alone.
+    """
+    if len(ids) and pc.all(pc.string_is_ascii(ids)).as_py():
+        return pc.ascii_lower(pc.ascii_trim_whitespace(ids))
+    return pc.utf8_lower(pc.utf8_normalize(pc.utf8_trim_whitespace(ids), "NFC"))
+
+
+def near_miss_kind(a: str, b: str) -> str:
+    """Describe what separates two ids that share a loose key, e.g. ``"whitespace+case"``."""
+    import unicodedata
+
+    kinds = []
+    a2, b2 = a.strip(), b.strip()
+    if a2 != a or b2 != b:
+        kinds.append("whitespace")
+    a3, b3 = unicodedata.normalize("NFC", a2), unicodedata.normalize("NFC", b2)
+    if a3 != a2 or b3 != b2:
+        kinds.append("unicode")
+    if a3 != b3:
+        kinds.append("case")
+    return "+".join(kinds) or "identical"
+
+
+# --------------------------------------------------------------------------- helpers
+def require_column(df: pd.DataFrame, column: str) -> None:
+    """Raise :class:`InputError` naming the available columns when ``column`` is absent."""
+    if not isinstance(df, pd.DataFrame):
+        raise InputError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
+    if column not in df.columns:
+        cols = ", ".join(repr(c) for c in df.columns[:30])
+        more = f" and {len(df.columns) - 30} more" if len(df.columns) > 30 else ""
+        hint = ""
+        lowered = {str(c).strip().lower(): c for c in df.columns}
+        for guess in (str(column).lower(), "id", "uid", "customer_id", "user_id"):
+            if guess in lowered:
+                hint = f" Did you mean id_col={lowered[guess]!r}?"
+                break
+        raise InputError(
+            f"Column {column!r} not found. The frame has: {cols or '(no columns)'}{more}.{hint}",
+            column=column,
+        )
+
+
+def _as_series(values: IdInput) -> pd.Series:
+    if isinstance(values, pd.Series):
+        return values
+    if isinstance(values, pd.DataFrame):
+        raise InputError("Expected ids (a Series, Index or list), got a DataFrame; pick a column.")
+    if isinstance(values, pd.Index):
+        return values.to_series(index=pd.RangeIndex(len(values)))
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return pd.Series(values.to_pandas(types_mapper=pd.ArrowDtype))
+    if isinstance(values, np.ndarray):
+        return pd.Series(values)
+    if isinstance(values, (str, bytes)):
+        raise InputError("Expected a collection of ids, got a single string.")
+    return pd.Series(list(values), dtype=object)
+
+
+def _series_name(series: pd.Series) -> str:
+    return str(series.name) if series.name is not None else "uid"
+
+
+def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
+
+
+def _string_array(ids: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
+    """Wrap canonical ids as a pandas string array without copying."""
+    if not pa.types.is_large_string(ids.type):
+        ids = ids.cast(pa.large_string())
+    return pd.arrays.ArrowStringArray(ids)
+
+
+def string_index(ids: pa.Array | pa.ChunkedArray, name: str | None = None) -> pd.Index:
+    """A pandas Index over canonical ids (pyarrow-backed, no copy)."""
+    return pd.Index(_string_array(_chunked(ids)), name=name)

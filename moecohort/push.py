@@ -1,0 +1,732 @@
+"""Push a DataFrame of users to a destination app as a cohort.
+
+``push_cohort`` validates everything before the first request (columns, ids,
+cohort name, settings), drops anonymous users and repeats, packs the rest into
+bodies of at most 128,000 bytes, and sends them paced and retried. The
+:class:`PushResult` accounts for every input row exactly once:
+``members_accepted + members_failed + skipped_anonymous + skipped_duplicates ==
+input_rows``.
+"""
+
+from __future__ import annotations
+
+import collections
+import html
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _html
+from ._constants import MAX_BODY_BYTES
+from .credentials import AppCredentials, get_credentials
+from .errors import (
+    APIError,
+    ConfigurationError,
+    InputError,
+    PushFailedError,
+)
+from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_ids
+from .payload import (
+    WIRE_FORMATS,
+    Batch,
+    Envelope,
+    Plan,
+    cohort_id_for,
+    pack,
+    validate_cohort_name,
+)
+from .transport import DEFAULT_MAX_IN_FLIGHT, Reply, Transport
+
+__all__ = ["ConnectionCheck", "PushResult", "check_connection", "push_cohort"]
+
+log = logging.getLogger("moecohort")
+
+Action = Literal["add", "remove"]
+FAILED_COLUMNS = ["uid", "status", "error_type", "message", "request_id"]
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(repr=False)
+class PushResult:
+    """What happened to every user of a push (or, with ``dry_run``, what would)."""
+
+    cohort_name: str
+    cohort_id: str
+    action: str
+    wire_format: str
+    workspace_id: str | None
+    input_rows: int
+    members_accepted: int = 0
+    members_failed: int = 0
+    skipped_anonymous: int = 0
+    skipped_duplicates: int = 0
+    #: One row per failed user: uid, status (HTTP status, missing when no response),
+    #: error_type, message, request_id.
+    failed: pd.DataFrame = field(default_factory=lambda: _failed_frame([]))
+    requests: int = 0
+    batches: int = 0
+    retries: int = 0
+    request_ids: list[str] = field(default_factory=list)
+    elapsed_s: float = 0.0
+    dry_run: bool = False
+    #: Members that were (or, in a dry run, would be) sent.
+    members_planned: int = 0
+    #: The request plan: one row per body (members, bytes, fill of the 128,000 limit).
+    plan: pd.DataFrame | None = None
+    #: Anonymous rows by reason: missing, blank, placeholder.
+    anonymous_by_reason: dict[str, int] = field(default_factory=dict)
+    #: HTTP statuses (and network errors) seen, every attempt included.
+    statuses: dict[str, int] = field(default_factory=dict)
+    #: Set when the push stopped early (401, 403, ...).
+    stopped_by: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        """True when every non-anonymous, distinct user was accepted (or, in a dry
+        run, can be sent)."""
+        return self.members_failed == 0 and self.stopped_by is None
+
+    @property
+    def accounted(self) -> int:
+        """Rows accounted for; always equals ``input_rows``."""
+        done = self.members_planned if self.dry_run else self.members_accepted
+        return done + self.members_failed + self.skipped_anonymous + self.skipped_duplicates
+
+    def raise_for_status(self) -> PushResult:
+        """Raise :class:`~moecohort.PushFailedError` unless every user was accepted."""
+        if not self.ok:
+            raise PushFailedError(
+                f"{self.members_failed:,} of {self.members_planned + self.members_failed:,} "
+                f"users were not accepted for cohort {self.cohort_name!r}"
+                + (f" (stopped: {self.stopped_by})" if self.stopped_by else "")
+                + "; see result.failed",
+                self,
+            )
+        return self
+
+    def summary(self) -> pd.DataFrame:
+        """The counts, one per row."""
+        done_label = "members planned" if self.dry_run else "members accepted"
+        done = self.members_planned if self.dry_run else self.members_accepted
+        rows = [
+            ("input rows", self.input_rows),
+            (done_label, done),
+            ("members failed", self.members_failed),
+            ("skipped: anonymous", self.skipped_anonymous),
+            ("skipped: duplicate", self.skipped_duplicates),
+            ("requests (HTTP attempts)", self.requests),
+            ("bodies", self.batches),
+            ("retries", self.retries),
+        ]
+        return pd.DataFrame(rows, columns=["", "count"]).set_index("")
+
+    def _headline(self) -> str:
+        verb = "would push" if self.dry_run else ("pushed" if self.ok else "push incomplete:")
+        what = "add" if self.action == "add" else "remove"
+        done = self.members_planned if self.dry_run else self.members_accepted
+        return (
+            f"{verb} {done:,} users ({what}) to cohort {self.cohort_name!r}"
+            + (f" in workspace {self.workspace_id}" if self.workspace_id else "")
+            + (f" in {self.elapsed_s:.1f}s" if not self.dry_run else "")
+        )
+
+    def __repr__(self) -> str:
+        lines = [f"PushResult: {self._headline()}"]
+        lines += [f"  {k:<26} {int(v):>12,}" for k, v in self.summary()["count"].items()]
+        if self.stopped_by:
+            lines.append(f"  stopped: {self.stopped_by}")
+        if self.dry_run and self.plan is not None and len(self.plan):
+            fill = self.plan["fill"]
+            lines.append(
+                f"  plan: {len(self.plan):,} requests, {int(self.plan['bytes'].sum()):,} bytes, "
+                f"fill {fill.min():.1%}..{fill.max():.1%}"
+            )
+        if len(self.failed):
+            lines.append("  failed (first rows):")
+            lines += ["    " + line for line in self.failed.head(5).to_string().splitlines()]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        rows = [(k, f"{int(v):,}") for k, v in self.summary()["count"].items()]
+        sections = []
+        if self.plan is not None and len(self.plan):
+            sections.append(
+                (f"request plan ({len(self.plan):,} bodies)", _html.frame_html(self.plan))
+            )
+        if len(self.failed):
+            sections.append((f"failed users ({len(self.failed):,})", _html.frame_html(self.failed)))
+        note = None
+        if self.stopped_by:
+            note = "Stopped: " + html.escape(self.stopped_by)
+        status = (self.ok, "dry run" if self.dry_run else ("ok" if self.ok else "not ok"))
+        return _html.table_html(
+            f"PushResult: {self._headline()}", rows, note=note, status=status, sections=sections
+        )
+
+
+@dataclass(frozen=True)
+class PreparedIds:
+    """Canonical ids of a push, after anonymous users and repeats are set aside."""
+
+    column: str
+    rows: int
+    unique: pa.Array  # large_string, first-appearance order
+    anonymous_by_reason: dict[str, int]
+    duplicates: int
+
+    @property
+    def anonymous(self) -> int:
+        return sum(self.anonymous_by_reason.values())
+
+
+def prepare_ids(
+    data: Any, id_col: str = "uid", *, placeholders: Iterable[str] | None = None
+) -> PreparedIds:
+    """Validate the input and return its distinct, non-anonymous canonical ids.
+
+    Raises :class:`InputError` for an empty input, a missing column, ids that are
+    not text or whole numbers, and an input with no usable id at all.
+    """
+    if isinstance(data, pd.DataFrame):
+        if data.shape[0] == 0:
+            raise InputError("The DataFrame is empty: there is nobody to push.")
+        require_column(data, id_col)
+        ids = to_arrow_ids(data[id_col], column=id_col, frame=data)
+        column = id_col
+    elif isinstance(
+        data, (pd.Series, pd.Index, list, tuple, np.ndarray, pa.Array, pa.ChunkedArray)
+    ):
+        from .identifiers import _as_series
+
+        series = _as_series(data)
+        column = str(series.name) if series.name is not None else id_col
+        if len(series) == 0:
+            raise InputError("No ids given: there is nobody to push.")
+        ids = to_arrow_ids(series, column=column)
+    else:
+        raise InputError(
+            f"Expected a DataFrame (or a Series / list of ids), got {type(data).__name__}."
+        )
+    reasons = classify(ids, placeholders)
+    counts = np.bincount(reasons, minlength=4)
+    by_reason = {REASON_NAMES[c]: int(counts[c]) for c in REASON_NAMES}
+    usable = int(counts[OK])
+    if usable == 0:
+        detail = ", ".join(f"{n:,} {r}" for r, n in by_reason.items() if n)
+        raise InputError(
+            f"Every one of the {len(ids):,} ids in column {column!r} is anonymous ({detail}); "
+            "anonymous users cannot be synced. Is this the right id column?",
+            column=column,
+        )
+    valid = ids if usable == len(ids) else ids.filter(pa.array(reasons == OK))
+    if not pa.types.is_large_string(valid.type):
+        valid = valid.cast(pa.large_string())
+    unique = pc.unique(valid)  # keeps first-appearance order
+    if isinstance(unique, pa.ChunkedArray):
+        unique = unique.combine_chunks()
+    return PreparedIds(column, len(ids), unique, by_reason, usable - len(unique))
+
+
+# --------------------------------------------------------------------------- the push
+def push_cohort(
+    df: Any,
+    app: AppCredentials | str | None,
+    cohort_name: str,
+    *,
+    id_col: str = "uid",
+    action: Action = "add",
+    cohort_id: str | None = None,
+    description: str | None = None,
+    wire_format: str = "segment_sync",
+    requests_per_minute: float = 300,
+    max_in_flight: int | None = None,
+    max_retries: int = 5,
+    dry_run: bool = False,
+    progress: bool | Literal["auto"] = "auto",
+    placeholders: Iterable[str] | None = None,
+    timeout: tuple[float, float] = (10.0, 60.0),
+) -> PushResult:
+    """Add the users of ``df`` to (or remove them from) a cohort in ``app``.
+
+    ``app`` is an :class:`AppCredentials` or a saved profile name. Everything is
+    checked before anything is sent; see the module docs and the README for the
+    rules. ``dry_run=True`` returns the plan without any HTTP request.
+    """
+    started = time.monotonic()
+    settings = _check_settings(action, wire_format, requests_per_minute, max_in_flight, max_retries)
+    validate_cohort_name(cohort_name)
+    cohort_id = _check_cohort_id(cohort_id, cohort_name)
+    if description is not None and not isinstance(description, str):
+        raise InputError("description must be text or None.")
+    creds = None if (dry_run and app is None) else get_credentials(app)
+    prepared = prepare_ids(df, id_col, placeholders=placeholders)
+
+    envelope = Envelope(wire_format, cohort_name, cohort_id, description)  # type: ignore[arg-type]
+    empty = pa.array([], pa.large_string())
+    plan = (
+        pack(envelope, prepared.unique, empty)
+        if action == "add"
+        else pack(envelope, empty, prepared.unique)
+    )
+    result = PushResult(
+        cohort_name=cohort_name,
+        cohort_id=cohort_id,
+        action=action,
+        wire_format=wire_format,
+        workspace_id=creds.workspace_id if creds else None,
+        input_rows=prepared.rows,
+        skipped_anonymous=prepared.anonymous,
+        skipped_duplicates=prepared.duplicates,
+        anonymous_by_reason=prepared.anonymous_by_reason,
+        members_planned=plan.members,
+        batches=len(plan.batches),
+        plan=plan.to_frame(),
+        dry_run=dry_run,
+    )
+    failures = _Failures()
+    failures.oversize(plan)
+    if dry_run or creds is None:
+        result.members_failed = failures.count
+        result.failed = failures.frame()
+        result.elapsed_s = time.monotonic() - started
+        log.info("dry run: %s", result._headline())
+        return result
+
+    log.info(
+        "pushing %s users (%s) to cohort %r in workspace %s: %s requests planned",
+        f"{plan.members:,}",
+        action,
+        cohort_name,
+        creds.workspace_id,
+        f"{len(plan.batches):,}",
+    )
+    transport = Transport(
+        creds,
+        wire_format=wire_format,
+        requests_per_minute=requests_per_minute,
+        max_retries=max_retries,
+        timeout=timeout,
+        pool_size=settings["workers"],
+    )
+    accepted = 0
+    accepted_lock = threading.Lock()
+
+    def on_success(batch: Batch, reply: Reply) -> None:
+        nonlocal accepted
+        with accepted_lock:
+            accepted += batch.members
+
+    runner = Runner(
+        plan,
+        transport,
+        workers=settings["workers"],
+        on_success=on_success,
+        failures=failures,
+        progress=_progress_bar(progress, plan.members, f"push {cohort_name}"),
+    )
+    try:
+        runner.run(plan.batches)
+    finally:
+        transport.close()
+        result.members_accepted = accepted
+        result.members_failed = failures.count
+        result.failed = failures.frame()
+        result.requests = transport.stats.attempts
+        result.retries = transport.stats.retries
+        result.request_ids = list(transport.stats.request_ids)
+        result.statuses = dict(transport.stats.statuses)
+        result.batches = runner.bodies
+        result.stopped_by = runner.stopped_by
+        result.elapsed_s = time.monotonic() - started
+    log.info("%s", result._headline())
+    if runner.fatal is not None:
+        runner.fatal.result = result
+        raise runner.fatal
+    return result
+
+
+def _check_settings(
+    action: str,
+    wire_format: str,
+    requests_per_minute: float,
+    max_in_flight: int | None,
+    max_retries: int,
+) -> dict[str, int]:
+    if action not in ("add", "remove"):
+        raise InputError(f"action must be 'add' or 'remove', not {action!r}.")
+    if wire_format not in WIRE_FORMATS:
+        raise InputError(
+            f"wire_format must be one of {', '.join(WIRE_FORMATS)}, not {wire_format!r}."
+        )
+    if isinstance(requests_per_minute, bool) or not isinstance(requests_per_minute, (int, float)):
+        raise ConfigurationError("requests_per_minute must be a number.")
+    if not requests_per_minute > 0:
+        raise ConfigurationError(
+            f"requests_per_minute must be above 0, not {requests_per_minute!r} "
+            "(MoEngage allows 300 per minute)."
+        )
+    if max_in_flight is not None and (
+        isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+    ):
+        raise ConfigurationError(
+            f"max_in_flight must be None or an int >= 1, not {max_in_flight!r}."
+        )
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}.")
+    return {"workers": max_in_flight or DEFAULT_MAX_IN_FLIGHT}
+
+
+def _check_cohort_id(cohort_id: str | None, cohort_name: str) -> str:
+    if cohort_id is None:
+        return cohort_id_for(cohort_name)
+    if not isinstance(cohort_id, str) or not cohort_id.strip():
+        raise InputError(f"cohort_id must be non-empty text, not {cohort_id!r}.")
+    return cohort_id
+
+
+# --------------------------------------------------------------------------- failures
+class _Failures:
+    """Collects failed users, batch by batch, thread-safely."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(
+        self,
+        ids: pa.Array,
+        status: int | None,
+        error_type: str | None,
+        message: str | None,
+        request_id: str | None = None,
+    ) -> None:
+        n = len(ids)
+        if n == 0:
+            return
+        part = pd.DataFrame(
+            {
+                "uid": pd.array(ids.to_pylist(), dtype="string"),
+                "status": pd.array([status] * n, dtype="Int64"),
+                "error_type": pd.array([error_type] * n, dtype="string"),
+                "message": pd.array([message] * n, dtype="string"),
+                "request_id": pd.array([request_id] * n, dtype="string"),
+            }
+        )
+        with self._lock:
+            self._parts.append(part)
+            self.count += n
+
+    def oversize(self, plan: Plan) -> None:
+        for members, positions in (
+            (plan.adds, plan.oversize_adds),
+            (plan.removes, plan.oversize_removes),
+        ):
+            if positions:
+                self.add(
+                    members.ids.take(pa.array(positions)),
+                    None,
+                    "IdTooLarge",
+                    f"this id alone makes a request body larger than {MAX_BODY_BYTES:,} bytes; "
+                    "not sent",
+                )
+
+    def frame(self) -> pd.DataFrame:
+        with self._lock:
+            return _failed_frame(self._parts)
+
+
+def _failed_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    if parts:
+        return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame(
+        {
+            "uid": pd.array([], dtype="string"),
+            "status": pd.array([], dtype="Int64"),
+            "error_type": pd.array([], dtype="string"),
+            "message": pd.array([], dtype="string"),
+            "request_id": pd.array([], dtype="string"),
+        }
+    )
+
+
+# --------------------------------------------------------------------------- the runner
+_STOP = object()
+
+
+class Runner:
+    """Sends the batches of a plan with up to ``workers`` requests in flight.
+
+    Workers wait on the transport's pacer, so the number actually in flight is
+    what the latency needs to hold the pace (``latency x rate``), up to
+    ``workers``. A 413 splits the batch in two and sends the halves; a 400 fails
+    the batch's users; 401/403 (and other errors that would repeat for every
+    batch, such as 404) stop the run: batches not yet sent are reported as
+    failed with ``error_type="NotSent"``, and :attr:`fatal` holds the error.
+    """
+
+    def __init__(
+        self,
+        plan: Plan,
+        transport: Transport,
+        *,
+        workers: int,
+        on_success: Callable[[Batch, Reply], None],
+        failures: _Failures,
+        progress: Any = None,
+        on_failure: Callable[[Batch], None] | None = None,
+    ) -> None:
+        self.plan = plan
+        self.transport = transport
+        self.workers = max(1, workers)
+        self.on_success = on_success
+        self.on_failure = on_failure
+        self.failures = failures
+        self.progress = progress
+        self.fatal: APIError | None = None
+        self.stopped_by: str | None = None
+        self.bodies = 0
+        self._queue: collections.deque[Batch] = collections.deque()
+        self._cv = threading.Condition()
+        self._outstanding = 0
+        self._producing = True
+
+    def run(self, batches: Iterable[Batch]) -> None:
+        threads = [
+            threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
+            for i in range(self.workers)
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for batch in batches:
+                with self._cv:
+                    # Bounded look-ahead, so streamed plans stay small in memory.
+                    while len(self._queue) >= 2 * self.workers and self.fatal is None:
+                        self._cv.wait()
+                    self._queue.append(batch)
+                    self._outstanding += 1
+                    self._cv.notify()
+        finally:
+            with self._cv:
+                self._producing = False
+                self._cv.notify_all()
+            for t in threads:
+                t.join()
+            if self.progress is not None:
+                self.progress.close()
+
+    def _next(self) -> Batch | object:
+        with self._cv:
+            while not self._queue:
+                if not self._producing and self._outstanding == 0:
+                    return _STOP
+                self._cv.wait()
+            batch = self._queue.popleft()
+            self._cv.notify_all()
+            return batch
+
+    def _done(self, n: int = 1, new: Iterable[Batch] = ()) -> None:
+        with self._cv:
+            for b in new:
+                self._queue.appendleft(b)
+                self._outstanding += 1
+            self._outstanding -= n
+            self._cv.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            batch = self._next()
+            if batch is _STOP:
+                return
+            assert isinstance(batch, Batch)
+            try:
+                self._handle(batch)
+            except BaseException as exc:  # never lose a batch's users to a bug or Ctrl-C
+                self._fail(batch, None, "ClientError", f"{type(exc).__name__}: {exc}")
+                self._stop(APIError(None, "ClientError", str(exc)), f"client error: {exc}")
+                self._done()
+                if not isinstance(exc, Exception):
+                    raise
+
+    def _handle(self, batch: Batch) -> None:
+        if self.fatal is not None:
+            self._fail(batch, None, "NotSent", f"not sent: the push stopped ({self.stopped_by})")
+            self._done()
+            return
+        body = self.plan.body(batch)
+        with self._cv:
+            self.bodies += 1
+        reply = self.transport.send(body)
+        status = reply.status
+        if reply.ok:
+            self.on_success(batch, reply)
+            self._tick(batch)
+            self._done()
+        elif status == 413:
+            halves = self.plan.split(batch)
+            if halves is None:
+                self._fail(batch, reply, reply.error_type or "Payload too large", reply.message)
+                self._done()
+            else:
+                log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
+                with self._cv:
+                    self.bodies -= 1  # the halves are counted when sent
+                self._done(new=halves)
+        elif status in (401, 403) or (status is not None and 400 < status < 500 and status != 429):
+            error = APIError.from_response(status, reply.body)
+            if error.request_id is None:
+                error.request_id = reply.request_id
+            self._fail(batch, reply, error.type, error.message)
+            kind = {401: "authentication failed", 403: "account suspended or blocked"}.get(
+                status, f"HTTP {status}"
+            )
+            self._stop(error, f"{kind}: {error}")
+            self._done()
+        else:
+            # 400 (the batch's content), or retries exhausted (429, 5xx, network).
+            self._fail(batch, reply, reply.error_type, reply.message)
+            self._done()
+
+    def _fail(
+        self, batch: Batch, reply: Reply | None, error_type: str | None, message: str | None
+    ) -> None:
+        adds, removes = self.plan.ids(batch)
+        status = reply.status if reply else None
+        request_id = reply.request_id if reply else None
+        for ids in (adds, removes):
+            self.failures.add(ids, status, error_type, message, request_id)
+        if self.on_failure is not None:
+            self.on_failure(batch)
+        self._tick(batch)
+
+    def _tick(self, batch: Batch) -> None:
+        if self.progress is not None:
+            self.progress.update(batch.members)
+
+    def _stop(self, error: APIError, why: str) -> None:
+        with self._cv:
+            if self.fatal is None:
+                self.fatal = error
+                self.stopped_by = why
+                log.error("stopping: %s", why)
+            self._cv.notify_all()
+
+
+def _progress_bar(progress: bool | str, total: int, desc: str) -> Any:
+    if progress == "auto":
+        progress = _interactive()
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="users", unit_scale=True, leave=True)
+
+
+def _interactive() -> bool:
+    """True in a Jupyter kernel or when stderr is a terminal."""
+    if "ipykernel" in sys.modules:
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+            if shell is not None and shell.__class__.__name__ == "ZMQInteractiveShell":
+                return True
+        except ImportError:  # pragma: no cover
+            pass
+    try:
+        return sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+# --------------------------------------------------------------------------- connection check
+@dataclass(frozen=True)
+class ConnectionCheck:
+    """Outcome of :func:`check_connection`."""
+
+    ok: bool
+    status: int | None
+    message: str
+    error_type: str | None = None
+    request_id: str | None = None
+    latency_ms: float | None = None
+    workspace_id: str | None = None
+    rate_limit: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return ("OK: " if self.ok else "FAILED: ") + self.message
+
+    def _repr_html_(self) -> str:
+        rows = [("status", self.status if self.status is not None else "no response")]
+        if self.latency_ms is not None:
+            rows.append(("latency", f"{self.latency_ms:.0f} ms"))
+        if self.request_id:
+            rows.append(("request_id", self.request_id))
+        rows += list(self.rate_limit.items())
+        return _html.table_html(
+            f"Connection to {self.workspace_id or 'workspace'}",
+            rows,
+            note=html.escape(self.message),
+            status=(self.ok, "ok" if self.ok else "failed"),
+        )
+
+
+def check_connection(
+    app: AppCredentials | str,
+    *,
+    wire_format: str = "segment_sync",
+    timeout: tuple[float, float] = (10.0, 30.0),
+) -> ConnectionCheck:
+    """Tell whether ``app``'s credentials are accepted, without creating anything.
+
+    Method: one POST of the empty JSON object ``{}`` with the real headers and
+    authentication. The gateway checks authentication and account state before
+    it reads the body, so a valid key gets ``400 MissingAttributeError`` (the
+    body is rejected, nothing is created) while a bad key gets 401 and a
+    suspended workspace 403. It costs one request of the rate limit.
+    """
+    creds = get_credentials(app)
+    transport = Transport(creds, wire_format=wire_format, max_retries=1, timeout=timeout)
+    t0 = time.monotonic()
+    try:
+        reply = transport.send(b"{}")
+    finally:
+        transport.close()
+    latency = (time.monotonic() - t0) * 1000
+    rate = {k: v for k, v in reply.headers.items() if k.lower().startswith("x-ratelimit-")}
+    base = dict(
+        status=reply.status,
+        error_type=reply.error_type,
+        request_id=reply.request_id,
+        latency_ms=latency,
+        workspace_id=creds.workspace_id,
+        rate_limit=rate,
+    )
+    status = reply.status
+    if status == 400:
+        msg = f"credentials accepted by {creds.host} (workspace {creds.workspace_id})"
+        return ConnectionCheck(ok=True, message=msg, **base)  # type: ignore[arg-type]
+    if status is not None and 200 <= status < 300:
+        msg = "credentials accepted (the server also accepted an empty body, which is unusual)"
+        return ConnectionCheck(ok=True, message=msg, **base)  # type: ignore[arg-type]
+    if status == 401:
+        msg = f"credentials rejected: {reply.message or 'unauthorized'}"
+    elif status == 403:
+        msg = f"workspace blocked or suspended: {reply.message or reply.error_type}"
+    elif status == 404:
+        msg = f"no Cohort Sync endpoint at {creds.endpoint}: check the data center or base URL"
+    elif status is None:
+        msg = f"could not reach {creds.host}: {reply.message}"
+    else:
+        msg = f"unexpected answer HTTP {status}: {reply.error_type or ''} {reply.message or ''}"
+    return ConnectionCheck(ok=False, message=msg.strip(), **base)  # type: ignore[arg-type]
