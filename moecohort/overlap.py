@@ -6,8 +6,8 @@ would only match after trimming, case folding or Unicode normalisation), which
 are reported and never merged.
 
 Speed: ids are hash-encoded once with pyarrow (one pass over both sides, no
-Python objects per id), and presence is counted with numpy. When DuckDB is
-installed (``pip install moecohort[fast]``) it does the set work on all cores.
+Python objects per id), and presence is counted with numpy. ``engine="duckdb"``
+(``pip install moecohort[fast]``) does the set work in DuckDB instead.
 """
 
 from __future__ import annotations
@@ -289,21 +289,11 @@ def _presence(
     it occurs in the source and in the destination."""
     if engine not in ("auto", "pyarrow", "duckdb"):
         raise InputError(f"engine must be 'auto', 'pyarrow' or 'duckdb', not {engine!r}")
-    if engine == "duckdb" or (engine == "auto" and _duckdb_worth_it(s_ids, d_ids)):
+    if engine == "duckdb":
         from ._duck import presence
 
         return presence(s_ids, d_ids)
     return _presence_arrow(s_ids, d_ids)
-
-
-def _duckdb_worth_it(s_ids: pa.ChunkedArray, d_ids: pa.ChunkedArray) -> bool:
-    if len(s_ids) + len(d_ids) < 2_000_000:
-        return False
-    try:
-        import duckdb  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _presence_arrow(
