@@ -45,8 +45,17 @@ DEFAULT_PLACEHOLDERS: frozenset[str] = PLACEHOLDER_IDS
 OK, MISSING, BLANK, PLACEHOLDER = 0, 1, 2, 3
 REASON_NAMES = {MISSING: "missing", BLANK: "blank", PLACEHOLDER: "placeholder"}
 
-# Floats above this are not exact integers any more: 2**53 + 1 reads back as 2**53.
+# Floats from this on are not exact integers any more: 2**53 + 1 reads back as 2**53.
 _MAX_EXACT_FLOAT = 2.0**53
+
+
+def _exact_float_limit(dtype: Any) -> float:
+    """2**(mantissa bits + 1) of a float dtype: 2**53 for float64, 2**24 for float32."""
+    try:
+        return 2.0 ** (np.finfo(np.dtype(getattr(dtype, "numpy_dtype", dtype))).nmant + 1)
+    except (TypeError, ValueError):
+        return _MAX_EXACT_FLOAT
+
 
 IdInput = Any  # a Series, an Index, an array, a pyarrow array or any iterable of ids
 
@@ -80,7 +89,10 @@ def to_arrow_ids(
     dtype = series.dtype
 
     if isinstance(dtype, pd.CategoricalDtype):
-        cats = to_arrow_ids(pd.Series(dtype.categories), column=column)
+        try:
+            cats = to_arrow_ids(pd.Series(dtype.categories), column=column)
+        except InputError:  # name the row at fault, not the category's position
+            return to_arrow_ids(series.astype(object), column=column, frame=frame)
         codes = pa.array(series.cat.codes.to_numpy(), mask=series.isna().to_numpy())
         return pa.chunked_array([cats.combine_chunks().take(codes)])
     if pd.api.types.is_bool_dtype(dtype):
@@ -94,13 +106,18 @@ def to_arrow_ids(
     if pd.api.types.is_object_dtype(dtype):
         return _from_objects(series, column, frame)
     if isinstance(dtype, pd.ArrowDtype):
+        if pa.types.is_dictionary(dtype.pyarrow_dtype):
+            # A categorical column read with dtype_backend="pyarrow": decode, then as usual.
+            decoded = _chunked(pa.array(series.array)).cast(dtype.pyarrow_dtype.value_type)
+            plain = pd.Series(pd.arrays.ArrowExtensionArray(decoded), index=series.index)
+            return to_arrow_ids(plain, column=column, frame=frame)
         arr = _chunked(pa.array(series))
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
             return arr
         if pa.types.is_integer(arr.type):
             return _chunked(arr.cast(pa.string()))
         if pa.types.is_floating(arr.type):
-            return _from_floats(series.astype("float64"), column, frame)
+            return _from_floats(series, column, frame)
     if series.isna().all():
         return _chunked(pa.nulls(len(series), pa.string()))
     _raise_bad(series, column, frame, series.notna().to_numpy(), f"a value of type {dtype}")
@@ -114,7 +131,7 @@ def _from_floats(series: pd.Series, column: str, frame: pd.DataFrame | None) -> 
         bad = present & (~np.isfinite(x) | (np.floor(x) != x))
     if bad.any():
         _raise_bad(series, column, frame, bad, "a number with a fractional part")
-    huge = present & (np.abs(np.where(present, x, 0.0)) > _MAX_EXACT_FLOAT)
+    huge = present & (np.abs(np.where(present, x, 0.0)) >= _exact_float_limit(series.dtype))
     if huge.any():
         _raise_bad(
             series,
@@ -157,7 +174,7 @@ def _from_objects(series: pd.Series, column: str, frame: pd.DataFrame | None) ->
                 append(None)
             elif not np.isfinite(f) or not f.is_integer():
                 _raise_at(series, column, frame, pos, "a number with a fractional part")
-            elif abs(f) > _MAX_EXACT_FLOAT:
+            elif abs(f) >= _exact_float_limit(getattr(value, "dtype", None)):
                 _raise_at(series, column, frame, pos, "a number too large to be stored exactly")
             else:
                 append(str(int(f)))
@@ -182,6 +199,8 @@ def _raise_at(
     count: int | None = None,
 ) -> None:
     label = series.index[pos]
+    if isinstance(label, np.generic):  # "row 11", not "row np.int64(11)"
+        label = label.item()
     value = series.iloc[pos]
     if isinstance(value, np.generic):
         value = value.item()
@@ -210,7 +229,8 @@ def classify(ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) ->
     lengths = pc.binary_length(trimmed).to_numpy(zero_copy_only=False)
     blank = ~missing & (np.nan_to_num(lengths, nan=-1) == 0)
     reasons[blank] = BLANK
-    longest = max((len(m.encode()) for m in marks), default=0)
+    # Bytes before lower-casing: one character can shrink up to 3x (Kelvin sign -> "k").
+    longest = 3 * max((len(m.encode()) for m in marks), default=0)
     short = ~missing & ~blank & (np.nan_to_num(lengths, nan=longest + 1) <= longest)
     if short.any():
         where = np.flatnonzero(short)
@@ -387,7 +407,8 @@ def normalise_for_near_miss(ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Ch
     Never used for matching, only to point out ids that differ by those alone.
     """
     if len(ids) and pc.all(pc.string_is_ascii(ids)).as_py():
-        return pc.ascii_lower(pc.ascii_trim_whitespace(ids))
+        # utf8 trim: ASCII \x1c-\x1f are whitespace too (str.strip, classify), not for ascii_trim.
+        return pc.ascii_lower(pc.utf8_trim_whitespace(ids))
     return pc.utf8_lower(pc.utf8_normalize(pc.utf8_trim_whitespace(ids), "NFC"))
 
 
@@ -397,12 +418,15 @@ def near_miss_kind(a: str, b: str) -> str:
 
     kinds = []
     a2, b2 = a.strip(), b.strip()
-    if a2 != a or b2 != b:
+    # Whitespace both ids share (" x" and " X") does not separate them; neither does one form.
+    if (a[: len(a) - len(a.lstrip())], a[len(a.rstrip()) :]) != (
+        b[: len(b) - len(b.lstrip())],
+        b[len(b.rstrip()) :],
+    ):
         kinds.append("whitespace")
-    a3, b3 = unicodedata.normalize("NFC", a2), unicodedata.normalize("NFC", b2)
-    if a3 != a2 or b3 != b2:
+    if a2.lower() != b2.lower():
         kinds.append("unicode")
-    if a3 != b3:
+    if unicodedata.normalize("NFC", a2) != unicodedata.normalize("NFC", b2):
         kinds.append("case")
     return "+".join(kinds) or "identical"
 

@@ -1,0 +1,538 @@
+"""overlap(), OverlapReport and keep_in_destination(), with both engines.
+
+Expected results come from the issue's rules, from plain Python set arithmetic (the property
+test) or from data/samples/README.md (the sample files). Runs under pandas 2.2 and 3.x.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
+
+pytest.importorskip("duckdb")
+
+SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
+ENGINES = ["pyarrow", "duckdb"]
+NFC_E = unicodedata.normalize("NFC", "é")
+NFD_E = unicodedata.normalize("NFD", "é")
+
+
+def plain(values) -> list:
+    return [None if pd.isna(v) else v for v in list(values)]
+
+
+def pairs(report: OverlapReport) -> list[tuple[str, str, str]]:
+    nm = report.near_misses
+    columns = (nm["source_id"].tolist(), nm["destination_id"].tolist(), nm["differs_by"].tolist())
+    return list(zip(*columns, strict=True))
+
+
+@pytest.fixture(params=ENGINES)
+def engine(request) -> str:
+    return request.param
+
+
+# --------------------------------------------------------------------------- basics
+def test_partition_and_order_of_first_appearance(engine):
+    src = ["c", "a", "b", "a", "x"]
+    dst = ["b", "y", "c", "z", "y"]
+    r = overlap(src, dst, engine=engine)
+    assert list(r.in_both) == ["c", "b"]
+    assert list(r.only_source) == ["a", "x"]
+    assert list(r.only_destination) == ["y", "z"]
+    assert isinstance(r.in_both, pd.Index)
+    assert (r.n_in_both, r.n_only_source, r.n_only_destination) == (2, 2, 2)
+    assert (r.source.rows, r.source.anonymous, r.source.duplicates, r.source.unique) == (5, 0, 1, 4)
+    assert (r.destination.rows, r.destination.duplicates, r.destination.unique) == (5, 1, 4)
+    assert r.match_rate == pytest.approx(2 / 4)
+
+
+def test_anonymous_ids_are_in_no_set_and_counted_per_side(engine):
+    src = ["u1", None, "guest", " ", "NULL", "u2", np.nan]
+    dst = ["u1", "guest", "unknown", "", "u3", None]
+    r = overlap(src, dst, engine=engine)
+    assert list(r.in_both) == ["u1"]
+    assert list(r.only_source) == ["u2"]
+    assert list(r.only_destination) == ["u3"]
+    assert r.source.anonymous == 5
+    assert r.destination.anonymous == 4
+    everything = set(r.in_both) | set(r.only_source) | set(r.only_destination)
+    assert not everything & {"guest", "unknown", "NULL", "", " "}
+
+
+def test_custom_placeholders(engine):
+    r = overlap(["test", "guest"], ["TEST", "guest"], placeholders={"test"}, engine=engine)
+    assert list(r.in_both) == ["guest"]
+    assert r.source.anonymous == r.destination.anonymous == 1
+
+
+def test_duplicate_counts(engine):
+    src = pd.DataFrame({"uid": ["a", "a", "a", "b", None, None, "guest", "guest"]})
+    dst = pd.DataFrame({"uid": ["b", "b", "c"]})
+    r = overlap(src, dst, engine=engine)
+    # Anonymous rows are not duplicates: they are counted as anonymous only.
+    assert (r.source.rows, r.source.anonymous, r.source.duplicates, r.source.unique) == (8, 4, 2, 2)
+    assert (r.destination.duplicates, r.destination.unique) == (1, 2)
+
+
+def test_float_ids_match_text_ids(engine):
+    src = pd.DataFrame({"ID": [1004821.0, np.nan, 1004822.0, 0.0]})
+    dst = pd.DataFrame({"ID": ["1004821", "1004823", None]})
+    r = overlap(src, dst, on="ID", engine=engine)
+    assert list(r.in_both) == ["1004821"]
+    assert list(r.only_source) == ["1004822"]
+    assert list(r.only_destination) == ["1004823"]
+
+
+def test_int_nullable_and_categorical_sides(engine):
+    src = pd.Series([1004821, None, 7], dtype="Int64")
+    dst = pd.Series(["7", "1004821", "8"], dtype="category")
+    r = overlap(src, dst, engine=engine)
+    assert list(r.in_both) == ["1004821", "7"]
+    assert list(r.only_destination) == ["8"]
+
+
+def test_matching_is_exact(engine):
+    r = overlap(["ABC", " x1", f"jos{NFC_E}"], ["abc", "x1", f"jos{NFD_E}"], engine=engine)
+    assert r.n_in_both == 0
+    assert r.n_only_source == r.n_only_destination == 3
+
+
+def test_on_pair_of_columns(engine):
+    src = pd.DataFrame({"ID": [1.0e6, 2.0e6], "x": [1, 2]})
+    dst = pd.DataFrame({"customer_id": ["2000000", "3000000"]})
+    r = overlap(src, dst, on=("ID", "customer_id"), engine=engine)
+    assert list(r.in_both) == ["2000000"]
+    assert r.in_both.name == "ID"
+    assert r.only_destination.name == "customer_id"
+
+
+@pytest.mark.parametrize(
+    ("source", "destination"),
+    [
+        pytest.param(pd.Series(["a", "b"]), pd.Series(["b", "c"]), id="series"),
+        pytest.param(["a", "b"], ["b", "c"], id="lists"),
+        pytest.param(("a", "b"), pd.Index(["b", "c"]), id="tuple-index"),
+        pytest.param(np.array(["a", "b"]), np.array(["b", "c"], dtype=object), id="numpy"),
+        pytest.param(pd.DataFrame({"uid": ["a", "b"]}), ["b", "c"], id="frame-list"),
+        pytest.param({"a": 1, "b": 2}.keys(), pd.DataFrame({"uid": ["b", "c"]}), id="keys-frame"),
+    ],
+)
+def test_sides_may_be_frames_series_or_iterables(source, destination, engine):
+    r = overlap(source, destination, engine=engine)
+    assert (list(r.in_both), list(r.only_source), list(r.only_destination)) == (
+        ["b"],
+        ["a"],
+        ["c"],
+    )
+
+
+def test_a_generator_side(engine):
+    r = overlap((str(i) for i in range(10, 13)), ["11", "12", "13"], engine=engine)
+    assert list(r.in_both) == ["11", "12"]
+
+
+@pytest.mark.parametrize(
+    ("source", "destination", "sizes"),
+    [
+        pytest.param([], [], (0, 0, 0), id="both-empty"),
+        pytest.param(["a"], [], (0, 1, 0), id="destination-empty"),
+        pytest.param([], ["a"], (0, 0, 1), id="source-empty"),
+        pytest.param([None, "guest"], [" ", "0"], (0, 0, 0), id="all-anonymous"),
+        pytest.param(
+            pd.DataFrame({"uid": pd.Series([], dtype=object)}),
+            pd.DataFrame({"uid": pd.Series([], dtype="float64")}),
+            (0, 0, 0),
+            id="empty-frames",
+        ),
+    ],
+)
+def test_empty_sides(source, destination, sizes, engine):
+    r = overlap(source, destination, engine=engine)
+    assert (r.n_in_both, r.n_only_source, r.n_only_destination) == sizes
+    assert r.match_rate == 0.0
+    assert len(r.near_misses) == 0
+    assert list(r.near_misses.columns) == ["source_id", "destination_id", "differs_by"]
+    assert r.summary().shape == (7, 2)
+    assert "OverlapReport" in repr(r)
+    assert "<table" in r._repr_html_()
+
+
+def test_missing_column_lists_the_columns_of_that_side():
+    src = pd.DataFrame({"uid": ["a"], "plan": ["x"]})
+    dst = pd.DataFrame({"customer_id": ["a"], "tier": ["gold"]})
+    with pytest.raises(InputError) as info:
+        overlap(src, dst, on="uid")
+    message = str(info.value)
+    assert "'uid'" in message
+    assert "'customer_id'" in message
+    assert "'tier'" in message
+    with pytest.raises(InputError, match="'plan'"):
+        overlap(src, dst, on=("user", "customer_id"))
+
+
+def test_unusable_ids_raise_input_error():
+    with pytest.raises(InputError, match=r"'uid'.*1\.5"):
+        overlap(pd.DataFrame({"uid": [1.5]}), ["a"])
+    with pytest.raises(ValueError, match="boolean"):
+        overlap(["a"], pd.Series([True]))
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(InputError, match="engine"):
+        overlap(["a"], ["a"], engine="polars")
+
+
+# --------------------------------------------------------------------------- near misses
+def test_near_miss_kinds_are_reported_not_merged(engine):
+    src = [" x1", "ABC", f"jos{NFC_E}", "Z9", "same"]
+    dst = ["x1", "abc", f"jos{NFD_E}", "z9 ", "same"]
+    r = overlap(src, dst, engine=engine)
+    assert list(r.in_both) == ["same"]
+    assert sorted(pairs(r)) == sorted(
+        [
+            (" x1", "x1", "whitespace"),
+            ("ABC", "abc", "case"),
+            (f"jos{NFC_E}", f"jos{NFD_E}", "unicode"),
+            ("Z9", "z9 ", "whitespace+case"),
+        ]
+    )
+    # Every near miss stays apart: the source id only in the source, the other only in dest.
+    for s, d, _ in pairs(r):
+        assert s in set(r.only_source)
+        assert d in set(r.only_destination)
+
+
+def test_near_misses_need_both_sides(engine):
+    # Variants that live on one side only are not near misses between the apps.
+    r = overlap(["abc", "ABC", " abc"], ["zzz"], engine=engine)
+    assert len(r.near_misses) == 0
+
+
+def test_no_near_miss_when_both_variants_match_exactly(engine):
+    r = overlap(["abc", "ABC"], ["ABC", "abc"], engine=engine)
+    assert r.n_in_both == 2
+    assert len(r.near_misses) == 0
+
+
+def test_near_miss_next_to_an_exact_match(engine):
+    # "abc" matched exactly; the destination's "ABC " would only match after folding.
+    r = overlap(["abc"], ["abc", "ABC "], engine=engine)
+    assert pairs(r) == [("abc", "ABC ", "whitespace+case")]
+
+
+def test_near_misses_can_be_switched_off(engine):
+    r = overlap(["ABC"], ["abc"], near_misses=False, engine=engine)
+    assert len(r.near_misses) == 0
+    assert list(r.near_misses.columns) == ["source_id", "destination_id", "differs_by"]
+
+
+def test_near_misses_ignore_anonymous_ids(engine):
+    r = overlap(["Guest", " null"], ["guest", "NULL"], engine=engine)
+    assert len(r.near_misses) == 0
+
+
+def test_near_misses_do_not_depend_on_unrelated_ids(engine):
+    alone = overlap(["123\x1f"], ["123"], engine=engine)
+    with_accent = overlap(["123\x1f", f"jos{NFC_E}"], ["123"], engine=engine)
+    assert pairs(alone) == pairs(with_accent) == [("123\x1f", "123", "whitespace")]
+
+
+# --------------------------------------------------------------------------- report faces
+def test_summary_frame(engine):
+    r = overlap(
+        ["a", "a", "b", None, " B"], ["b", "c", "guest"], labels=("App A", "App B"), engine=engine
+    )
+    summary = r.summary()
+    assert list(summary.columns) == ["App A", "App B"]
+    assert summary.to_dict("index") == {
+        "rows": {"App A": 5, "App B": 3},
+        "anonymous rows": {"App A": 1, "App B": 1},
+        "duplicate rows": {"App A": 1, "App B": 0},
+        "unique ids": {"App A": 3, "App B": 2},
+        "in both apps": {"App A": 1, "App B": 1},
+        "only in this app": {"App A": 2, "App B": 1},
+        "near misses": {"App A": 1, "App B": 1},
+    }
+
+
+def test_plain_text_repr():
+    r = overlap(["a", "b", "c"], ["a", "B"], labels=("shop", "plus"))
+    text = repr(r)
+    assert text.startswith("OverlapReport: 1 ids in both apps")
+    assert "33.3%" in text
+    assert "shop" in text
+    assert "plus" in text
+    assert "near misses" in text
+    assert "<" not in text  # plain text, no markup
+
+
+def test_html_repr_escapes_ids_labels_and_near_misses():
+    evil = "<script>alert(1)</script>"
+    r = overlap(
+        [evil, "<b>bold</b>", "a&b", "<I>x</I>"],
+        [evil, "<i>x</i>", "q"],
+        labels=("<em>src</em>", "dst"),
+    )
+    assert len(r.near_misses) == 1
+    html = r._repr_html_()
+    for raw in (evil, "<b>bold</b>", "<em>src</em>", "<i>x</i>", "<I>x</I>", "a&b"):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "&lt;em&gt;src&lt;/em&gt;" in html
+    assert "a&amp;b" in html
+    assert "&lt;I&gt;x&lt;/I&gt;" in html  # the near-miss table
+    assert "<table" in html
+
+
+def test_overlap_logs_a_line(caplog):
+    with caplog.at_level(logging.INFO, logger="moecohort"):
+        overlap(["a", "b"], ["a"], labels=("A", "B"))
+    messages = [r.getMessage() for r in caplog.records if r.name == "moecohort"]
+    assert any("1 in both" in m and "1 only in A" in m for m in messages)
+
+
+def test_report_keep_returns_source_rows_in_both():
+    src = pd.DataFrame({"ID": [1.0e6, 2.0e6, 2.0e6, np.nan], "n": [1, 2, 3, 4]})
+    r = overlap(src, ["2000000"], on="ID")
+    kept = r.keep(src, "ID")
+    assert kept["n"].tolist() == [2, 3]
+
+
+# --------------------------------------------------------------------------- keep_in_destination
+def test_keep_in_destination_keeps_rows_whose_id_exists_there():
+    df = pd.DataFrame(
+        {"uid": ["a", "b", "a", None, "guest", " a", "c"], "n": range(7)},
+        index=list("pqrstuv"),
+    )
+    kept = keep_in_destination(df, ["a", "c", "guest", None, "zzz"])
+    assert kept["n"].tolist() == [0, 2, 6]  # duplicates kept, " a" is not "a"
+    assert list(kept.index) == ["p", "r", "v"]
+    assert kept["uid"].tolist() == ["a", "a", "c"]
+    kept.loc["p", "n"] = 99
+    assert df.loc["p", "n"] == 0  # a copy
+
+
+def test_keep_in_destination_frame_with_other_column_and_dtypes():
+    df = pd.DataFrame({"ID": [1004821.0, 1004822.0, np.nan, 0.0]})
+    dst = pd.DataFrame({"customer_id": ["1004822", "0", "x"]})
+    kept = keep_in_destination(df, dst, "ID", destination_col="customer_id")
+    assert kept["ID"].tolist() == [1004822.0]
+    with pytest.raises(InputError, match="'customer_id'"):
+        keep_in_destination(df, dst, "ID")  # destination_col defaults to id_col
+
+
+def test_keep_in_destination_empty_destination_and_missing_column():
+    df = pd.DataFrame({"uid": ["a", "b"]})
+    assert len(keep_in_destination(df, [])) == 0
+    assert list(keep_in_destination(df, []).columns) == ["uid"]
+    with pytest.raises(InputError, match="'uid'"):
+        keep_in_destination(df, ["a"], "ID")
+
+
+# --------------------------------------------------------------------------- sample files
+def readme_counts() -> dict[str, int]:
+    text = (SAMPLES / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \|$", text, flags=re.MULTILINE)
+    return {key: int(value.replace(",", "")) for key, value in rows}
+
+
+@pytest.fixture(scope="module")
+def counts() -> dict[str, int]:
+    return readme_counts()
+
+
+@pytest.fixture(scope="module")
+def app_a() -> pd.DataFrame:
+    return pd.read_csv(SAMPLES / "app_a_segment_export.csv")
+
+
+@pytest.fixture(scope="module")
+def app_b() -> pd.DataFrame:
+    return pd.read_csv(SAMPLES / "app_b_users.csv")
+
+
+@pytest.fixture(scope="module")
+def sample_reports(app_a, app_b) -> dict[str, OverlapReport]:
+    return {e: overlap(app_a, app_b, on="ID", labels=("A", "B"), engine=e) for e in ENGINES}
+
+
+@pytest.mark.parametrize("eng", ENGINES)
+def test_sample_overlap_matches_readme(sample_reports, counts, eng):
+    r = sample_reports[eng]
+    assert r.n_in_both == counts["overlap_exact"]
+    assert r.source.rows == counts["a_rows"]
+    assert r.destination.rows == counts["b_rows"]
+    assert r.source.unique == counts["a_distinct_valid_ids"]
+    assert r.destination.unique == counts["b_distinct_valid_ids"]
+    assert r.n_only_source == counts["a_distinct_valid_ids"] - counts["overlap_exact"]
+    assert r.n_only_destination == counts["b_distinct_valid_ids"] - counts["overlap_exact"]
+    assert r.source.anonymous == (
+        counts["a_empty_id"] + counts["a_placeholder_0"] + counts["a_placeholder_minus_1"]
+    )
+    assert r.destination.anonymous == sum(
+        counts[k]
+        for k in (
+            "b_id_nan_in_pandas",
+            "b_placeholder_guest",
+            "b_placeholder_unknown",
+            "b_placeholder_empty_parens",
+        )
+    )
+    # App A repeats ids only through exact duplicate rows; app B through stale profiles.
+    assert r.source.duplicates == counts["a_exact_duplicate_rows"]
+    assert r.destination.duplicates == counts["b_duplicate_extra_rows"]
+
+
+def test_sample_near_misses_are_the_stray_spaces(sample_reports, counts):
+    r = sample_reports["pyarrow"]
+    assert len(r.near_misses) == counts["b_near_misses"]
+    assert set(r.near_misses["differs_by"]) == {"whitespace"}
+    for s, d, _ in pairs(r):
+        assert d != s
+        assert d.strip() == s
+        assert s in set(r.only_source)  # not merged
+        assert d in set(r.only_destination)
+
+
+def test_sample_float_ids_of_a_match_text_ids_of_b(app_a, app_b, sample_reports):
+    r = sample_reports["pyarrow"]
+    b_text = set(app_b["ID"].dropna())
+    a_float = app_a["ID"].dropna()
+    # An id of A, read as a float (1004821.0), is found in B as written ("1004821").
+    x = next(v for v in a_float if str(int(v)) in b_text)
+    assert isinstance(x, float)
+    assert f"{x}".endswith(".0")
+    assert str(int(x)) in set(r.in_both)
+    assert all("." not in i for i in r.in_both)
+    expected = {str(int(v)) for v in a_float} & b_text
+    assert set(r.in_both) == {i for i in expected if i.lower() not in DEFAULT_PLACEHOLDERS}
+
+
+def test_sample_engines_agree(sample_reports):
+    a, d = sample_reports["pyarrow"], sample_reports["duckdb"]
+    assert_same_report(a, d)
+
+
+def test_sample_keep_in_destination(app_a, app_b, sample_reports):
+    kept = keep_in_destination(app_a, app_b, "ID")
+    in_both = set(sample_reports["pyarrow"].in_both)
+    ids = [str(int(v)) for v in kept["ID"]]
+    assert set(ids) == in_both
+    expected_rows = sum(not math.isnan(v) and str(int(v)) in in_both for v in app_a["ID"])
+    assert len(kept) == expected_rows
+
+
+# --------------------------------------------------------------------------- engines agree
+def assert_same_report(a: OverlapReport, b: OverlapReport) -> None:
+    assert list(a.in_both) == list(b.in_both)
+    assert list(a.only_source) == list(b.only_source)
+    assert list(a.only_destination) == list(b.only_destination)
+    assert a.source == b.source
+    assert a.destination == b.destination
+    pd.testing.assert_frame_equal(a.summary(), b.summary())
+    assert pairs(a) == pairs(b)
+
+
+def py_canonical(value) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if isinstance(value, float):
+        return str(int(value))
+    return str(value)
+
+
+def py_is_anonymous(text: str | None) -> bool:
+    return text is None or text.strip() == "" or text.strip().lower() in DEFAULT_PLACEHOLDERS
+
+
+def py_key(text: str) -> str:
+    return unicodedata.normalize("NFC", text.strip()).lower()
+
+
+POOL = [
+    "123",
+    " 123",
+    "123 ",
+    "abc",
+    "ABC",
+    "Abc",
+    " abc\t",
+    f"jos{NFC_E}",
+    f"jos{NFD_E}",
+    f"JOS{NFC_E.upper()}",
+    "x\xa0",
+    "Guest",
+    " null ",
+    "N/A",
+    "0",
+    "-1",
+    "",
+    "   ",
+    "<NA>",
+    None,
+    math.nan,
+    123,
+    123.0,
+    7.0,
+    0.0,
+    2,
+]
+id_values = st.one_of(
+    st.sampled_from(POOL),
+    st.text(alphabet="aAbB1 \t", max_size=3),
+    st.integers(min_value=-3, max_value=200),
+    st.integers(min_value=-3, max_value=200).map(float),
+)
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(src=st.lists(id_values, max_size=25), dst=st.lists(id_values, max_size=25))
+def test_engines_agree_and_equal_python_set_arithmetic(src, dst):
+    reports = [overlap(list(src), list(dst), engine=e) for e in ENGINES]
+    assert_same_report(*reports)
+    r = reports[0]
+
+    s_ids = [c for c in map(py_canonical, src) if not py_is_anonymous(c)]
+    d_ids = [c for c in map(py_canonical, dst) if not py_is_anonymous(c)]
+    s_set, d_set = set(s_ids), set(d_ids)
+    both, only_s, only_d = set(r.in_both), set(r.only_source), set(r.only_destination)
+
+    # A partition of the union of unique non-anonymous canonical ids ...
+    assert len(r.in_both) + len(r.only_source) + len(r.only_destination) == len(s_set | d_set)
+    assert both | only_s | only_d == s_set | d_set
+    assert not (both & only_s or both & only_d or only_s & only_d)
+    # ... equal to plain set arithmetic, each without repeats, in order of first appearance.
+    first_seen = list(dict.fromkeys(s_ids + d_ids))
+    assert list(r.in_both) == [i for i in first_seen if i in s_set and i in d_set]
+    assert list(r.only_source) == [i for i in first_seen if i in s_set - d_set]
+    assert list(r.only_destination) == [i for i in first_seen if i in d_set - s_set]
+
+    assert (r.source.rows, r.destination.rows) == (len(src), len(dst))
+    assert r.source.anonymous == len(src) - len(s_ids)
+    assert r.destination.anonymous == len(dst) - len(d_ids)
+    assert r.source.duplicates == len(s_ids) - len(s_set)
+    assert r.destination.duplicates == len(d_ids) - len(d_set)
+    assert (r.source.unique, r.destination.unique) == (len(s_set), len(d_set))
+
+    expected_near = {
+        (s, d)
+        for s in s_set
+        for d in d_set
+        if s != d and py_key(s) == py_key(d) and not (s in d_set and d in s_set)
+    }
+    assert {(s, d) for s, d, _ in pairs(r)} == expected_near
+    assert len(r.near_misses) == len(expected_near)
+    assert all(k and k != "identical" for k in r.near_misses["differs_by"])
