@@ -22,7 +22,7 @@ def presence(
         dst = pa.table({"id": d_ids})
         con.register("src", src)
         con.register("dst", dst)
-        table = con.sql(
+        relation = con.sql(
             """
             SELECT id, bool_or(side = 0) AS in_s, bool_or(side = 1) AS in_d, min(pos) AS first
             FROM (
@@ -33,7 +33,10 @@ def presence(
             GROUP BY id
             ORDER BY first
             """
-        ).fetch_arrow_table()
+        )
+        # to_arrow_table is the name from DuckDB 1.4 on; fetch_arrow_table before.
+        fetch = getattr(relation, "to_arrow_table", None) or relation.fetch_arrow_table
+        table = fetch()
     finally:
         con.close()
     ids = table["id"].combine_chunks()

@@ -432,8 +432,13 @@ def near_miss_kind(a: str, b: str) -> str:
 
 
 # --------------------------------------------------------------------------- helpers
-def require_column(df: pd.DataFrame, column: str) -> None:
-    """Raise :class:`InputError` naming the available columns when ``column`` is absent."""
+def require_column(
+    df: pd.DataFrame, column: str, *, param: str = "id_col", where: str = "The frame"
+) -> None:
+    """Raise :class:`InputError` naming the available columns when ``column`` is absent.
+
+    ``param`` is the argument the user should change; ``where`` names the frame.
+    """
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
     if column not in df.columns:
@@ -443,10 +448,10 @@ def require_column(df: pd.DataFrame, column: str) -> None:
         lowered = {str(c).strip().lower(): c for c in df.columns}
         for guess in (str(column).lower(), "id", "uid", "customer_id", "user_id"):
             if guess in lowered:
-                hint = f" Did you mean id_col={lowered[guess]!r}?"
+                hint = f" Did you mean {param}={lowered[guess]!r}?"
                 break
         raise InputError(
-            f"Column {column!r} not found. The frame has: {cols or '(no columns)'}{more}.{hint}",
+            f"Column {column!r} not found. {where} has: {cols or '(no columns)'}{more}.{hint}",
             column=column,
         )
 

@@ -51,7 +51,7 @@ class SideStats:
     unique: int
 
 
-@dataclass(frozen=True, repr=False)
+@dataclass(frozen=True, repr=False, eq=False)
 class OverlapReport:
     """Result of :func:`overlap`.
 
@@ -125,9 +125,18 @@ class OverlapReport:
             index=pd.Index(index, name="ids"),
         )
 
-    def keep(self, df: pd.DataFrame, id_col: str = "uid") -> pd.DataFrame:
-        """Rows of ``df`` (a source frame) whose id is in both apps."""
-        return _keep_rows(df, id_col, self.in_both)
+    def keep(self, df: pd.DataFrame, id_col: str | None = None) -> pd.DataFrame:
+        """Rows of ``df`` (a source frame) whose id is in both apps. ``id_col``
+        defaults to the source column the overlap was computed on."""
+        column = id_col if id_col is not None else (self.in_both.name or "uid")
+        return _keep_rows(df, column, self.in_both)
+
+    def _near_misses_shown(self) -> pd.DataFrame:
+        """Near misses with ids quoted, so stray whitespace is visible."""
+        return self.near_misses.assign(
+            source_id=self.near_misses["source_id"].map(repr),
+            destination_id=self.near_misses["destination_id"].map(repr),
+        )
 
     def __repr__(self) -> str:
         lines = [
@@ -139,7 +148,7 @@ class OverlapReport:
         if len(self.near_misses):
             lines.append(
                 f"{len(self.near_misses):,} near misses (not merged), e.g.:\n"
-                + self.near_misses.head(5).to_string(index=False)
+                + self._near_misses_shown().head(5).to_string(index=False)
             )
         return "\n".join(lines)
 
@@ -158,7 +167,7 @@ class OverlapReport:
                 (
                     f"{len(self.near_misses):,} near misses (ids that differ only by "
                     "whitespace, case or Unicode form; not merged)",
-                    _html.frame_html(self.near_misses, max_rows=10),
+                    _html.frame_html(self._near_misses_shown(), max_rows=10),
                 )
             )
         for label, ids in (
@@ -167,7 +176,7 @@ class OverlapReport:
             (f"only in {self.destination_label}", self.only_destination),
         ):
             if len(ids):
-                sample = ", ".join(_html.esc(v) for v in ids[:10])
+                sample = ", ".join(_html.esc(repr(v)) for v in ids[:10])
                 more = " …" if len(ids) > 10 else ""
                 sections.append((f"sample ids {label}", f"<div class='note'>{sample}{more}</div>"))
         details = "".join(
@@ -204,9 +213,9 @@ def overlap(
     or any iterable of ids. Ids are compared in their canonical form (see
     :func:`moecohort.canonical_ids`): exactly, with no trimming or case folding.
     """
-    src_col, dst_col = (on, on) if isinstance(on, str) else tuple(on)
-    s_ids, s_stats_rows, s_anon = _side(source, src_col, placeholders)
-    d_ids, d_stats_rows, d_anon = _side(destination, dst_col, placeholders)
+    src_col, dst_col = _pair(on)
+    s_ids, s_stats_rows, s_anon = _side(source, src_col, placeholders, "The source")
+    d_ids, d_stats_rows, d_anon = _side(destination, dst_col, placeholders, "The destination")
 
     uniq, in_s, in_d = _presence(s_ids, d_ids, engine)
     both_mask = in_s & in_d
@@ -254,17 +263,34 @@ def keep_in_destination(
     silently ignored. Anonymous rows are dropped too (they exist nowhere).
     """
     require_column(df, id_col)
-    d_ids, _, _ = _side(destination, destination_col or id_col, placeholders)
+    d_ids, _, _ = _side(
+        destination, destination_col or id_col, placeholders, "The destination", "destination_col"
+    )
     return _keep_rows(df, id_col, d_ids)
 
 
 # --------------------------------------------------------------------------- internals
+def _pair(on: Any) -> tuple[Any, Any]:
+    """``on`` as (source column, destination column)."""
+    if isinstance(on, (tuple, list)):
+        if len(on) != 2:
+            raise InputError(
+                f"on must be one column name or a (source, destination) pair, not {on!r}"
+            )
+        return on[0], on[1]
+    return on, on
+
+
 def _side(
-    obj: Any, column: str, placeholders: Iterable[str] | None
+    obj: Any,
+    column: str,
+    placeholders: Iterable[str] | None,
+    where: str = "The frame",
+    param: str = "on",
 ) -> tuple[pa.ChunkedArray, int, int]:
     """Canonical non-anonymous ids of one side, with its row and anonymous counts."""
     if isinstance(obj, pd.DataFrame):
-        require_column(obj, column)
+        require_column(obj, column, param=param, where=where)
         ids = to_arrow_ids(obj[column], column=column, frame=obj)
     else:
         from .identifiers import _as_series
