@@ -89,7 +89,7 @@ def suggest_cohort_name(name: str) -> str | None:
     and leading periods are removed: ``"VIP (US): Q3"`` -> ``"VIP US Q3"``.
     """
     cleaned = "".join(" " if c in FORBIDDEN_COHORT_NAME_CHARS else c for c in str(name))
-    cleaned = re.sub(r"\s+", " ", cleaned).strip().lstrip(".").strip()
+    cleaned = re.sub(r"^[\s.]+", "", re.sub(r"\s+", " ", cleaned)).strip()
     return cleaned or None
 
 
@@ -342,13 +342,37 @@ def pack(
         removes = pa.array([], pa.large_string())
     rem_m = removes if isinstance(removes, EncodedMembers) else EncodedMembers(removes)
     digits = 1
+    tried: dict[int, tuple[list[Batch], list[int], list[int]]] = {}
     for _ in range(6):  # the page count's width changes the envelope; settle it
         batches, big_a, big_r = _pack(envelope, add_m, rem_m, limit, 10 ** (digits - 1))
-        total = max(1, len(batches))
-        if len(str(total)) == digits:
+        tried[digits] = (batches, big_a, big_r)
+        width = len(str(max(1, len(batches))))
+        if width == digits:
             break
-        digits = len(str(total))
-    return Plan(envelope, add_m, rem_m, batches, max(1, len(batches)), limit, big_a, big_r)
+        if width in tried:
+            # The count flips across a power of ten (a member fits only with the narrower
+            # page numbers): keep the wider packing, whose bodies fit either way.
+            digits = max(digits, width)
+            batches, big_a, big_r = tried[digits]
+            break
+        digits = width
+    total = max(1, len(batches))
+    if len(str(total)) != digits:  # size each body as it will be rendered
+        batches = [
+            Batch(
+                b.index,
+                b.add_start,
+                b.add_stop,
+                b.remove_start,
+                b.remove_stop,
+                envelope.overhead(page=b.page, total=total, action="add" if b.n_add else "remove")
+                + add_m.part_size(b.add_start, b.add_stop)
+                + rem_m.part_size(b.remove_start, b.remove_stop),
+                b.page,
+            )
+            for b in batches
+        ]
+    return Plan(envelope, add_m, rem_m, batches, total, limit, big_a, big_r)
 
 
 def _pack(

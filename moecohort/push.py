@@ -44,7 +44,7 @@ from .payload import (
     pack,
     validate_cohort_name,
 )
-from .transport import DEFAULT_MAX_IN_FLIGHT, Reply, Transport
+from .transport import DEFAULT_MAX_IN_FLIGHT, NOT_SENT, Reply, Transport
 
 __all__ = ["ConnectionCheck", "PushResult", "check_connection", "push_cohort"]
 
@@ -369,7 +369,7 @@ def _check_settings(
         )
     if isinstance(requests_per_minute, bool) or not isinstance(requests_per_minute, (int, float)):
         raise ConfigurationError("requests_per_minute must be a number.")
-    if not requests_per_minute > 0:
+    if not 0 < requests_per_minute < float("inf"):
         raise ConfigurationError(
             f"requests_per_minute must be above 0, not {requests_per_minute!r} "
             "(MoEngage allows 300 per minute)."
@@ -568,7 +568,13 @@ class Runner:
             self.bodies += 1
         reply = self.transport.send(body)
         status = reply.status
-        if reply.ok:
+        if status is None and reply.error_type == NOT_SENT:
+            # The push stopped (401, 403, ...) while this body waited for its turn.
+            with self._cv:
+                self.bodies -= 1
+            self._fail(batch, None, "NotSent", f"not sent: the push stopped ({self.stopped_by})")
+            self._done()
+        elif reply.ok:
             self.on_success(batch, reply)
             self._tick(batch)
             self._done()
@@ -620,6 +626,7 @@ class Runner:
                 self.stopped_by = why
                 log.error("stopping: %s", why)
             self._cv.notify_all()
+        self.transport.stop()  # bodies waiting for the pacer or a retry are not sent
 
 
 def _progress_bar(progress: bool | str, total: int, desc: str) -> Any:

@@ -44,6 +44,8 @@ RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Ceiling of in-flight requests when ``max_in_flight`` is left to moecohort.
 DEFAULT_MAX_IN_FLIGHT = 16
 USER_AGENT = f"moecohort/{__version__} (+https://pypi.org/project/moecohort)"
+#: ``Reply.error_type`` of a body that was not sent because :meth:`Transport.stop` was called.
+NOT_SENT = "NotSent"
 
 
 class Pacer:
@@ -82,10 +84,13 @@ class Pacer:
         self.record = False
         self.starts: list[float] = []
 
-    def acquire(self) -> float:
-        """Block until a request may start; return its start time."""
+    def acquire(self, cancel: threading.Event | None = None) -> float | None:
+        """Block until a request may start; return its start time (None, without
+        taking a slot, once ``cancel`` is set)."""
         with self._gate:
             while True:
+                if cancel is not None and cancel.is_set():
+                    return None
                 with self._lock:
                     now = self._clock()
                     at = max(self._next, self._paused_until, self._window_ok(now))
@@ -156,7 +161,12 @@ class Transport:
     backoff, and pausing every sender), 500/502/503/504, timeouts and connection
     errors, with exponential backoff and jitter, up to ``max_retries`` times.
     Anything else is returned to the caller to decide (400, 401, 403, 413, ...).
+    After :meth:`stop`, nothing more is sent: ``send`` returns a ``NotSent`` reply.
     """
+
+    #: Backoff base and cap (seconds). Class attributes, so tests can shorten them.
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 30.0
 
     def __init__(
         self,
@@ -166,8 +176,8 @@ class Transport:
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
         max_retries: int = 5,
         timeout: tuple[float, float] = (10.0, 60.0),
-        backoff_base_s: float = 0.5,
-        backoff_cap_s: float = 30.0,
+        backoff_base_s: float | None = None,
+        backoff_cap_s: float | None = None,
         session: requests.Session | None = None,
         pool_size: int = DEFAULT_MAX_IN_FLIGHT,
         pacer: Pacer | None = None,
@@ -183,13 +193,16 @@ class Transport:
         self.url = app.endpoint
         self.max_retries = max_retries
         self.timeout = timeout
-        self.backoff_base_s = backoff_base_s
-        self.backoff_cap_s = backoff_cap_s
+        if backoff_base_s is not None:
+            self.backoff_base_s = backoff_base_s
+        if backoff_cap_s is not None:
+            self.backoff_cap_s = backoff_cap_s
         self.pacer = pacer or Pacer(requests_per_minute)
         self.stats = TransportStats()
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self._in_flight = 0
+        self._stopped = threading.Event()
         self._owns_session = session is None
         self.session = session or requests.Session()
         if self._owns_session:
@@ -220,6 +233,10 @@ class Transport:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def stop(self) -> None:
+        """Send nothing more (e.g. after a 401): waiting and retrying sends end ``NotSent``."""
+        self._stopped.set()
+
     def send(self, body: bytes) -> Reply:
         """POST ``body``, retrying what is worth retrying. Never raises for HTTP or
         network errors: the returned :class:`Reply` says how it ended."""
@@ -229,7 +246,9 @@ class Transport:
             attempt += 1
             reply, wait = self._attempt(body)
             reply.attempts = attempt
-            retryable = reply.status is None or reply.status in RETRY_STATUSES
+            retryable = (
+                reply.status is None and reply.error_type != NOT_SENT
+            ) or reply.status in RETRY_STATUSES
             if not retryable or attempt > self.max_retries:
                 reply.elapsed_s = time.monotonic() - started
                 return reply
@@ -251,7 +270,8 @@ class Transport:
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _attempt(self, body: bytes) -> tuple[Reply, float | None]:
-        self.pacer.acquire()
+        if self.pacer.acquire(self._stopped) is None or self._stopped.is_set():
+            return Reply(status=None, error_type=NOT_SENT, message="not sent: stopped"), None
         with self._lock:
             self._in_flight += 1
             self.stats.attempts += 1
@@ -305,6 +325,9 @@ class Transport:
         retry of this request should wait, when the server said so."""
         headers = resp.headers
         reset = _float(headers.get("x-ratelimit-reset"))
+        if reset is not None:
+            # Seconds left in the 60 s window: never negative, never more than the window.
+            reset = min(max(0.0, reset), RATE_WINDOW_S)
         remaining = _float(headers.get("x-ratelimit-remaining"))
         if resp.status_code == 429:
             wait = _retry_after(headers.get("Retry-After"))
@@ -348,9 +371,10 @@ def _float(value: str | None) -> float | None:
     if value is None:
         return None
     try:
-        return float(value)
+        number = float(value)
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def _retry_after(value: str | None) -> float | None:
