@@ -11,6 +11,7 @@ input_rows``.
 from __future__ import annotations
 
 import collections
+import contextlib
 import html
 import logging
 import sys
@@ -44,7 +45,7 @@ from .payload import (
     pack,
     validate_cohort_name,
 )
-from .transport import DEFAULT_MAX_IN_FLIGHT, NOT_SENT, Reply, Transport
+from .transport import DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, NOT_SENT, Reply, Transport
 
 __all__ = ["ConnectionCheck", "PushResult", "check_connection", "push_cohort"]
 
@@ -375,10 +376,13 @@ def _check_settings(
             "(MoEngage allows 300 per minute)."
         )
     if max_in_flight is not None and (
-        isinstance(max_in_flight, bool) or not isinstance(max_in_flight, int) or max_in_flight < 1
+        isinstance(max_in_flight, bool)
+        or not isinstance(max_in_flight, int)
+        or not 1 <= max_in_flight <= MAX_IN_FLIGHT_LIMIT
     ):
         raise ConfigurationError(
-            f"max_in_flight must be None or an int >= 1, not {max_in_flight!r}."
+            f"max_in_flight must be None or an int from 1 to {MAX_IN_FLIGHT_LIMIT}, "
+            f"not {max_in_flight!r}."
         )
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}.")
@@ -466,12 +470,15 @@ _STOP = object()
 class Runner:
     """Sends the batches of a plan with up to ``workers`` requests in flight.
 
-    Workers wait on the transport's pacer, so the number actually in flight is
-    what the latency needs to hold the pace (``latency x rate``), up to
+    The first body goes alone, so a wrong key or a wrong URL costs one request.
+    After that, workers wait on the transport's pacer, so the number actually in
+    flight is what the latency needs to hold the pace (``latency x rate``), up to
     ``workers``. A 413 splits the batch in two and sends the halves; a 400 fails
     the batch's users; 401/403 (and other errors that would repeat for every
-    batch, such as 404) stop the run: batches not yet sent are reported as
-    failed with ``error_type="NotSent"``, and :attr:`fatal` holds the error.
+    batch, such as 404) stop the run: batches not yet sent are reported as failed
+    with ``error_type="NotSent"``, and :attr:`fatal` holds the error. Ctrl-C stops
+    the run the same way (:attr:`stopped_by` says so) without losing any user.
+    Every batch's users are accounted for exactly once, as accepted or failed.
     """
 
     def __init__(
@@ -501,25 +508,41 @@ class Runner:
         self._producing = True
 
     def run(self, batches: Iterable[Batch]) -> None:
-        threads = [
-            threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
-            for i in range(self.workers)
-        ]
-        for t in threads:
-            t.start()
+        threads: list[threading.Thread] = []
         try:
-            for batch in batches:
+            pending = iter(batches)
+            first = next(pending, None)
+            if first is None:
+                return
+            with self._cv:
+                self._outstanding += 1
+            self._process(first)
+            threads = [
+                threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
+                for i in range(self.workers)
+            ]
+            for t in threads:
+                t.start()
+            for batch in pending:
                 with self._cv:
                     # Bounded look-ahead, so streamed plans stay small in memory.
                     while len(self._queue) >= 2 * self.workers and self.fatal is None:
-                        self._cv.wait()
+                        self._cv.wait(0.5)
                     self._queue.append(batch)
                     self._outstanding += 1
                     self._cv.notify()
+        except KeyboardInterrupt:
+            self._stop(None, "interrupted by the user")
+            for batch in pending:  # account for everything left, without sending it
+                with self._cv:
+                    self._queue.append(batch)
+                    self._outstanding += 1
         finally:
             with self._cv:
                 self._producing = False
                 self._cv.notify_all()
+            if not threads:  # interrupted before the workers started: drain here
+                self._work()
             for t in threads:
                 t.join()
             if self.progress is not None:
@@ -535,12 +558,12 @@ class Runner:
             self._cv.notify_all()
             return batch
 
-    def _done(self, n: int = 1, new: Iterable[Batch] = ()) -> None:
+    def _done(self, new: Iterable[Batch] = ()) -> None:
         with self._cv:
             for b in new:
                 self._queue.appendleft(b)
                 self._outstanding += 1
-            self._outstanding -= n
+            self._outstanding -= 1
             self._cv.notify_all()
 
     def _work(self) -> None:
@@ -549,45 +572,49 @@ class Runner:
             if batch is _STOP:
                 return
             assert isinstance(batch, Batch)
-            try:
-                self._handle(batch)
-            except BaseException as exc:  # never lose a batch's users to a bug or Ctrl-C
-                self._fail(batch, None, "ClientError", f"{type(exc).__name__}: {exc}")
-                self._stop(APIError(None, "ClientError", str(exc)), f"client error: {exc}")
-                self._done()
-                if not isinstance(exc, Exception):
-                    raise
+            self._process(batch)
 
-    def _handle(self, batch: Batch) -> None:
-        if self.fatal is not None:
-            self._fail(batch, None, "NotSent", f"not sent: the push stopped ({self.stopped_by})")
-            self._done()
-            return
+    def _process(self, batch: Batch) -> None:
+        """Send one batch and account for its users exactly once."""
+        halves: tuple[Batch, ...] = ()
+        try:
+            halves = self._send(batch)
+        except Exception as exc:  # a bug, or a failing callback: stop, but lose nobody
+            log.exception("client error while sending a batch")
+            self._fail(batch, None, "ClientError", f"{type(exc).__name__}: {exc}")
+            self._stop(APIError(None, "ClientError", str(exc)), f"client error: {exc}")
+        except (
+            BaseException
+        ):  # Ctrl-C while this batch was on its way: it may or may not have landed
+            self._fail(batch, None, "Interrupted", "interrupted while sending; safe to push again")
+            raise
+        finally:
+            self._done(new=halves)
+
+    def _send(self, batch: Batch) -> tuple[Batch, ...]:
+        """Send ``batch`` and settle it; returns the halves to send instead after a 413."""
+        if self.fatal is not None or self.stopped_by is not None:
+            self._not_sent(batch)
+            return ()
         body = self.plan.body(batch)
-        with self._cv:
-            self.bodies += 1
         reply = self.transport.send(body)
         status = reply.status
         if status is None and reply.error_type == NOT_SENT:
-            # The push stopped (401, 403, ...) while this body waited for its turn.
-            with self._cv:
-                self.bodies -= 1
-            self._fail(batch, None, "NotSent", f"not sent: the push stopped ({self.stopped_by})")
-            self._done()
-        elif reply.ok:
+            # The push stopped (401, 403, Ctrl-C, ...) while this body waited for its turn.
+            self._not_sent(batch)
+            return ()
+        with self._cv:
+            self.bodies += 1
+        if reply.ok:
             self.on_success(batch, reply)
             self._tick(batch)
-            self._done()
         elif status == 413:
             halves = self.plan.split(batch)
             if halves is None:
                 self._fail(batch, reply, reply.error_type or "Payload too large", reply.message)
-                self._done()
-            else:
-                log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
-                with self._cv:
-                    self.bodies -= 1  # the halves are counted when sent
-                self._done(new=halves)
+                return ()
+            log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
+            return halves
         elif status in (401, 403) or (status is not None and 400 < status < 500 and status != 429):
             error = APIError.from_response(status, reply.body)
             if error.request_id is None:
@@ -597,11 +624,13 @@ class Runner:
                 status, f"HTTP {status}"
             )
             self._stop(error, f"{kind}: {error}")
-            self._done()
         else:
             # 400 (the batch's content), or retries exhausted (429, 5xx, network).
             self._fail(batch, reply, reply.error_type, reply.message)
-            self._done()
+        return ()
+
+    def _not_sent(self, batch: Batch) -> None:
+        self._fail(batch, None, NOT_SENT, f"not sent: the push stopped ({self.stopped_by})")
 
     def _fail(
         self, batch: Batch, reply: Reply | None, error_type: str | None, message: str | None
@@ -617,11 +646,12 @@ class Runner:
 
     def _tick(self, batch: Batch) -> None:
         if self.progress is not None:
-            self.progress.update(batch.members)
+            with contextlib.suppress(Exception):  # a display problem never loses a batch
+                self.progress.update(batch.members)
 
-    def _stop(self, error: APIError, why: str) -> None:
+    def _stop(self, error: APIError | None, why: str) -> None:
         with self._cv:
-            if self.fatal is None:
+            if self.stopped_by is None:
                 self.fatal = error
                 self.stopped_by = why
                 log.error("stopping: %s", why)

@@ -43,6 +43,10 @@ log = logging.getLogger("moecohort")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Ceiling of in-flight requests when ``max_in_flight`` is left to moecohort.
 DEFAULT_MAX_IN_FLIGHT = 16
+#: Upper bound for an explicit ``max_in_flight`` (each one is a thread and a connection).
+MAX_IN_FLIGHT_LIMIT = 64
+#: Longest wait honoured from a ``Retry-After`` header; longer asks are shortened (and logged).
+MAX_RETRY_AFTER_S = 120.0
 USER_AGENT = f"moecohort/{__version__} (+https://pypi.org/project/moecohort)"
 #: ``Reply.error_type`` of a body that was not sent because :meth:`Transport.stop` was called.
 NOT_SENT = "NotSent"
@@ -69,17 +73,14 @@ class Pacer:
             raise ConfigurationError(
                 f"requests_per_minute must be a positive number, not {requests_per_minute!r}"
             )
-        self.rpm = float(requests_per_minute)
-        self.interval = RATE_WINDOW_S / self.rpm
-        self.per_second = math.ceil(self.rpm / RATE_WINDOW_S)
-        self.per_window = max(1, math.floor(self.rpm))
         self._clock = clock
         self._sleep = sleep
         self._gate = threading.Lock()  # one waiter at a time: FIFO-ish, no thundering herd
         self._lock = threading.Lock()
         self._next = -math.inf
         self._paused_until = -math.inf
-        self._sent: collections.deque[float] = collections.deque(maxlen=self.per_window)
+        self._sent: collections.deque[float] = collections.deque()
+        self._set_rate(float(requests_per_minute))
         #: Every granted start time (for tests and benchmarks), when ``record=True``.
         self.record = False
         self.starts: list[float] = []
@@ -116,6 +117,24 @@ class Pacer:
         if len(sent) >= self.per_second:
             earliest = max(earliest, sent[-self.per_second] + 1.0)
         return earliest
+
+    def _set_rate(self, rpm: float) -> None:
+        self.rpm = rpm
+        self.interval = RATE_WINDOW_S / rpm
+        self.per_second = math.ceil(rpm / RATE_WINDOW_S)
+        self.per_window = max(1, math.floor(rpm))
+        self._sent = collections.deque(self._sent, maxlen=self.per_window)
+
+    def slow_to(self, requests_per_minute: float) -> bool:
+        """Lower the pace (never raise it), e.g. to a limit the server announced.
+        Returns True when the pace changed."""
+        with self._lock:
+            if not 0 < requests_per_minute < self.rpm:
+                return False
+            self._set_rate(float(requests_per_minute))
+            if self._sent:  # the next start keeps the new spacing from the last one
+                self._next = max(self._next, self._sent[-1] + self.interval)
+            return True
 
     def pause_until(self, when: float) -> None:
         """Hold every start until ``when`` (a ``clock()`` time)."""
@@ -329,12 +348,22 @@ class Transport:
             # Seconds left in the 60 s window: never negative, never more than the window.
             reset = min(max(0.0, reset), RATE_WINDOW_S)
         remaining = _float(headers.get("x-ratelimit-remaining"))
+        limit = _float(headers.get("x-ratelimit-limit"))
+        if limit is not None and limit >= 1 and self.pacer.slow_to(limit):
+            log.info("the server allows %g requests per minute: pacing at that rate", limit)
         if resp.status_code == 429:
             wait = _retry_after(headers.get("Retry-After"))
             if wait is None:
                 wait = reset
             if wait is None:
                 return None
+            if wait > MAX_RETRY_AFTER_S:
+                log.warning(
+                    "the server asked to wait %.0fs; waiting %.0fs instead", wait, MAX_RETRY_AFTER_S
+                )
+                wait = MAX_RETRY_AFTER_S
+            elif wait >= 10:
+                log.warning("rate limited: waiting %.0fs as the server asked", wait)
             self.pacer.pause_for(wait)
             return wait
         if remaining is not None and reset is not None and remaining <= self._in_flight:

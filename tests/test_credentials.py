@@ -152,7 +152,7 @@ def test_secretstr_shows_only_the_masked_form() -> None:
     assert f"{secret}" == "****9f2a"
     assert f"{secret:>10}" == "  ****9f2a"
     assert "{}".format(secret) == "****9f2a"  # noqa: UP032
-    assert "%s %r" % (secret, secret) == "****9f2a SecretStr('****9f2a')"  # noqa: UP031
+    assert "%s %r" % (secret, secret) == "****9f2a SecretStr('****9f2a')"
     assert secret.masked == "****9f2a"
     assert secret.get_secret_value() == KEY
     assert str(SecretStr("short")) == "****"
@@ -396,7 +396,7 @@ def test_key_absent_from_every_rendering(creds: AppCredentials) -> None:
         f"{creds}",
         f"{creds!r}",
         "{0} {0!r}".format(creds),  # noqa: UP032
-        "%s %r" % (creds, creds),  # noqa: UP031
+        "%s %r" % (creds, creds),
         repr(local),
         str(dataclasses.asdict(creds)),
         repr(dataclasses.asdict(creds)),
