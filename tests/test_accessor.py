@@ -70,8 +70,6 @@ def test_anonymous_report(src):
 
 @pytest.mark.parametrize("engine", ["pyarrow", "duckdb"])
 def test_overlap(src, dst, engine):
-    if engine == "duckdb":
-        pytest.importorskip("duckdb")
     via = src.moe.overlap(dst, on=("ID", "customer_id"), engine=engine, labels=("A", "B"))
     direct = overlap(src, dst, on=("ID", "customer_id"), engine=engine, labels=("A", "B"))
     assert list(via.in_both) == list(direct.in_both) == ["1004821"]

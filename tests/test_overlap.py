@@ -12,6 +12,7 @@ import re
 import unicodedata
 from pathlib import Path
 
+import duckdb  # noqa: F401  (the test extra installs it: both engines are tested)
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,8 +20,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
-
-pytest.importorskip("duckdb")
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ENGINES = ["pyarrow", "duckdb"]
