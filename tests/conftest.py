@@ -1,0 +1,20 @@
+"""Suite-wide rules.
+
+A skipped test is a failed promise: the run fails if anything was skipped, so a
+missing dependency or a platform gap can never turn CI green by omission.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if skipped and exitstatus == 0:
+        reporter.write_line(
+            f"FAILED: {len(skipped)} test(s) skipped; every test must run (see tests/conftest.py)",
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
