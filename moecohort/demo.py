@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from .credentials import AppCredentials
 from .identifiers import drop_anonymous
@@ -16,16 +18,63 @@ from .overlap import keep_in_destination, overlap
 from .push import check_connection, push_cohort
 from .samples import DESTINATION_FILE, SOURCE_FILE, load_samples, samples_dir
 
-__all__ = ["DEMO_COHORT", "run_demo"]
+__all__ = ["DEMO_COHORT", "Sandbox", "run_demo", "sandbox"]
 
 DEMO_COHORT = "High intent shoppers from ShopNow"
+
+
+@dataclass
+class Sandbox:
+    """A running emulator holding the two sample apps, and credentials for both."""
+
+    emulator: Any
+    source: AppCredentials
+    destination: AppCredentials
+
+    @property
+    def url(self) -> str:
+        return str(self.emulator.url)
+
+    def stop(self) -> None:
+        self.emulator.stop()
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        return (
+            f"Sandbox(emulator at {self.url}: source {self.source.workspace_id}, "
+            f"destination {self.destination.workspace_id})"
+        )
+
+
+def sandbox(*, seed: int | None = 0) -> Sandbox:
+    """Start the emulator with the sample apps (``DEMO-SOURCE``, ``DEMO-DEST``) and return
+    their credentials: what notebooks use when no real credentials are configured.
+
+    >>> with sandbox() as box:  # doctest: +SKIP
+    ...     push_cohort(df, box.destination, "My cohort")
+    """
+    from .emulator import Emulator
+    from .emulator import load_samples as register_samples
+
+    emu = Emulator(seed=seed).start()
+    apps = register_samples(emu, samples_dir())
+    creds = {
+        side: AppCredentials(
+            info["workspace_id"], info["api_key"], base_url=emu.url, name=f"sample {side}"
+        )
+        for side, info in apps.items()
+    }
+    return Sandbox(emu, creds["source"], creds["destination"])
 
 
 def run_demo(echo: Callable[[str], None] = print, *, progress: bool | str = "auto") -> int:
     """Run the demo, telling the story through ``echo``. Returns 0 when the cohort in
     the destination holds exactly the expected users, else 1."""
-    from .emulator import Emulator
-    from .emulator import load_samples as register_samples
 
     def step(n: int, title: str) -> None:
         echo(f"\n[{n}/6] {title}")
@@ -33,18 +82,15 @@ def run_demo(echo: Callable[[str], None] = print, *, progress: bool | str = "aut
     def say(text: str) -> None:
         echo(textwrap.indent(text, "      "))
 
-    folder = samples_dir()
-    with Emulator(seed=0) as emu:
-        apps = register_samples(emu, folder)
-        src, dst = apps["source"], apps["destination"]
-        dest = AppCredentials(
-            dst["workspace_id"], dst["api_key"], base_url=emu.url, name="demo destination"
-        )
+    with sandbox() as box:
+        emu, dest = box.emulator, box.destination
         step(1, "Two MoEngage apps, played by the local emulator (no credentials, no internet)")
+        counts = {w["workspace_id"]: w["users"] for w in emu.workspaces()}
         say(
             f"emulator at {emu.url}\n"
-            f"source app      {src['workspace_id']}: {src['users']:,} known users\n"
-            f"destination app {dst['workspace_id']}: {dst['users']:,} known users\n"
+            f"source app      {box.source.workspace_id}: "
+            f"{counts[box.source.workspace_id]:,} known users\n"
+            f"destination app {dest.workspace_id}: {counts[dest.workspace_id]:,} known users\n"
             f"credentials check: {check_connection(dest)}"
         )
 
@@ -84,7 +130,7 @@ def run_demo(echo: Callable[[str], None] = print, *, progress: bool | str = "aut
         say(repr(result))
 
         step(6, "Read the cohort back from the destination")
-        members = emu.cohort_members(dst["workspace_id"], DEMO_COHORT)
+        members = emu.cohort_members(dest.workspace_id, DEMO_COHORT)
         expected = set(report.in_both)
         if members == expected and result.ok:
             say(
