@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Literal
@@ -330,53 +330,89 @@ def pack(
     removes: pa.Array | pa.ChunkedArray | EncodedMembers | None = None,
     *,
     limit: int = MAX_BODY_BYTES,
+    first_page: int = 1,
+    total_pages: int | None = None,
+    page_digits: int | None = None,
 ) -> Plan:
     """Pack canonical, de-duplicated ids into request bodies of at most ``limit`` bytes.
 
     ``segment_sync`` bodies may carry additions and removals together (additions
     first); ``cohort_sync`` sends them in separate requests. Every batch is as
     full as it can be: none could have taken the next member in line.
+
+    A streamed plan is packed piece by piece: ``first_page`` numbers this piece's
+    pages, ``total_pages`` is the count of the whole stream (known from a first
+    counting pass) and ``page_digits`` the page-number width that pass packed with.
     """
     add_m = adds if isinstance(adds, EncodedMembers) else EncodedMembers(adds)
     if removes is None:
         removes = pa.array([], pa.large_string())
     rem_m = removes if isinstance(removes, EncodedMembers) else EncodedMembers(removes)
-    digits = 1
-    tried: dict[int, tuple[list[Batch], list[int], list[int]]] = {}
-    for _ in range(6):  # the page count's width changes the envelope; settle it
-        batches, big_a, big_r = _pack(envelope, add_m, rem_m, limit, 10 ** (digits - 1))
-        tried[digits] = (batches, big_a, big_r)
-        width = len(str(max(1, len(batches))))
-        if width == digits:
-            break
-        if width in tried:
-            # The count flips across a power of ten (a member fits only with the narrower
-            # page numbers): keep the wider packing, whose bodies fit either way.
-            digits = max(digits, width)
-            batches, big_a, big_r = tried[digits]
-            break
-        digits = width
+    if total_pages is not None:
+        digits = page_digits or len(str(total_pages))
+        batches, big_a, big_r = _pack(envelope, add_m, rem_m, limit, 10 ** (digits - 1), first_page)
+        if len(str(total_pages)) != digits:
+            batches = _sized(batches, envelope, add_m, rem_m, total_pages)
+        return Plan(envelope, add_m, rem_m, batches, total_pages, limit, big_a, big_r)
+    batches, big_a, big_r, digits = _settle_pages(
+        lambda width: _pack(envelope, add_m, rem_m, limit, 10 ** (width - 1), first_page)
+    )
     total = max(1, len(batches))
     if len(str(total)) != digits:  # size each body as it will be rendered
-        batches = [
-            Batch(
-                b.index,
-                b.add_start,
-                b.add_stop,
-                b.remove_start,
-                b.remove_stop,
-                envelope.overhead(page=b.page, total=total, action="add" if b.n_add else "remove")
-                + add_m.part_size(b.add_start, b.add_stop)
-                + rem_m.part_size(b.remove_start, b.remove_stop),
-                b.page,
-            )
-            for b in batches
-        ]
+        batches = _sized(batches, envelope, add_m, rem_m, total)
     return Plan(envelope, add_m, rem_m, batches, total, limit, big_a, big_r)
 
 
+def _settle_pages(
+    attempt: Callable[[int], tuple[list[Batch], list[int], list[int]]],
+) -> tuple[list[Batch], list[int], list[int], int]:
+    """Find the page-number width the packing agrees with.
+
+    The width of the page count changes the envelope, which can change the count.
+    If the count flips across a power of ten (a member fits only with the narrower
+    numbers), the wider packing wins: its bodies fit either way.
+    """
+    digits = 1
+    tried: dict[int, tuple[list[Batch], list[int], list[int]]] = {}
+    for _ in range(6):
+        tried[digits] = attempt(digits)
+        width = len(str(max(1, len(tried[digits][0]))))
+        if width == digits:
+            break
+        if width in tried:
+            digits = max(digits, width)
+            break
+        digits = width
+    return (*tried[digits], digits)
+
+
+def _sized(
+    batches: list[Batch], env: Envelope, adds: EncodedMembers, removes: EncodedMembers, total: int
+) -> list[Batch]:
+    """The same batches, each sized as it renders with ``total`` pages."""
+    return [
+        Batch(
+            b.index,
+            b.add_start,
+            b.add_stop,
+            b.remove_start,
+            b.remove_stop,
+            env.overhead(page=b.page, total=total, action="add" if b.n_add else "remove")
+            + adds.part_size(b.add_start, b.add_stop)
+            + removes.part_size(b.remove_start, b.remove_stop),
+            b.page,
+        )
+        for b in batches
+    ]
+
+
 def _pack(
-    env: Envelope, adds: EncodedMembers, removes: EncodedMembers, limit: int, total: int
+    env: Envelope,
+    adds: EncodedMembers,
+    removes: EncodedMembers,
+    limit: int,
+    total: int,
+    first_page: int = 1,
 ) -> tuple[list[Batch], list[int], list[int]]:
     batches: list[Batch] = []
     big_a: list[int] = []
@@ -385,7 +421,7 @@ def _pack(
     na, nr = len(adds), len(removes)
     a = r = 0
     while a < na:
-        page = len(batches) + 1
+        page = first_page + len(batches)
         budget = limit - env.overhead(page=page, total=total, action="add")
         b = adds.fit(a, budget)
         if b == a:
@@ -400,7 +436,7 @@ def _pack(
         batches.append(Batch(len(batches), a, b, r, r1, limit - budget + used, page))
         a, r = b, r1
     while r < nr:
-        page = len(batches) + 1
+        page = first_page + len(batches)
         budget = limit - env.overhead(page=page, total=total, action="remove")
         r1 = removes.fit(r, budget)
         if r1 == r:

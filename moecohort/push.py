@@ -321,13 +321,12 @@ def push_cohort(
     accepted = 0
     accepted_lock = threading.Lock()
 
-    def on_success(batch: Batch, reply: Reply) -> None:
+    def on_success(plan: Plan, batch: Batch, reply: Reply) -> None:
         nonlocal accepted
         with accepted_lock:
             accepted += batch.members
 
     runner = Runner(
-        plan,
         transport,
         workers=settings["workers"],
         on_success=on_success,
@@ -335,7 +334,7 @@ def push_cohort(
         progress=_progress_bar(progress, plan.members, f"push {cohort_name}"),
     )
     try:
-        runner.run(plan.batches)
+        runner.run((plan, batch) for batch in plan.batches)
     finally:
         transport.close()
         result.members_accepted = accepted
@@ -465,6 +464,8 @@ def _failed_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- the runner
 _STOP = object()
+#: One unit of work: a batch and the plan that can render, split and name it.
+Job = tuple[Plan, Batch]
 
 
 class Runner:
@@ -483,16 +484,14 @@ class Runner:
 
     def __init__(
         self,
-        plan: Plan,
         transport: Transport,
         *,
         workers: int,
-        on_success: Callable[[Batch, Reply], None],
+        on_success: Callable[[Plan, Batch, Reply], None],
         failures: _Failures,
         progress: Any = None,
-        on_failure: Callable[[Batch], None] | None = None,
+        on_failure: Callable[[Plan, Batch], None] | None = None,
     ) -> None:
-        self.plan = plan
         self.transport = transport
         self.workers = max(1, workers)
         self.on_success = on_success
@@ -502,15 +501,16 @@ class Runner:
         self.fatal: APIError | None = None
         self.stopped_by: str | None = None
         self.bodies = 0
-        self._queue: collections.deque[Batch] = collections.deque()
+        self._queue: collections.deque[Job] = collections.deque()
         self._cv = threading.Condition()
         self._outstanding = 0
         self._producing = True
 
-    def run(self, batches: Iterable[Batch]) -> None:
+    def run(self, jobs: Iterable[Job]) -> None:
+        """Send every (plan, batch) job; returns when all are settled."""
         threads: list[threading.Thread] = []
         try:
-            pending = iter(batches)
+            pending = iter(jobs)
             first = next(pending, None)
             if first is None:
                 return
@@ -523,19 +523,19 @@ class Runner:
             ]
             for t in threads:
                 t.start()
-            for batch in pending:
+            for job in pending:
                 with self._cv:
                     # Bounded look-ahead, so streamed plans stay small in memory.
                     while len(self._queue) >= 2 * self.workers and self.fatal is None:
                         self._cv.wait(0.5)
-                    self._queue.append(batch)
+                    self._queue.append(job)
                     self._outstanding += 1
                     self._cv.notify()
         except KeyboardInterrupt:
             self._stop(None, "interrupted by the user")
-            for batch in pending:  # account for everything left, without sending it
+            for job in pending:  # account for everything left, without sending it
                 with self._cv:
-                    self._queue.append(batch)
+                    self._queue.append(job)
                     self._outstanding += 1
         finally:
             with self._cv:
@@ -548,17 +548,17 @@ class Runner:
             if self.progress is not None:
                 self.progress.close()
 
-    def _next(self) -> Batch | object:
+    def _next(self) -> Job | object:
         with self._cv:
             while not self._queue:
                 if not self._producing and self._outstanding == 0:
                     return _STOP
                 self._cv.wait()
-            batch = self._queue.popleft()
+            job = self._queue.popleft()
             self._cv.notify_all()
-            return batch
+            return job
 
-    def _done(self, new: Iterable[Batch] = ()) -> None:
+    def _done(self, new: Iterable[Job] = ()) -> None:
         with self._cv:
             for b in new:
                 self._queue.appendleft(b)
@@ -568,80 +568,85 @@ class Runner:
 
     def _work(self) -> None:
         while True:
-            batch = self._next()
-            if batch is _STOP:
+            job = self._next()
+            if job is _STOP:
                 return
-            assert isinstance(batch, Batch)
-            self._process(batch)
+            self._process(job)  # type: ignore[arg-type]
 
-    def _process(self, batch: Batch) -> None:
+    def _process(self, job: Job) -> None:
         """Send one batch and account for its users exactly once."""
-        halves: tuple[Batch, ...] = ()
+        halves: list[Job] = []
         try:
-            halves = self._send(batch)
+            halves = self._send(*job)
         except Exception as exc:  # a bug, or a failing callback: stop, but lose nobody
             log.exception("client error while sending a batch")
-            self._fail(batch, None, "ClientError", f"{type(exc).__name__}: {exc}")
+            self._fail(*job, None, "ClientError", f"{type(exc).__name__}: {exc}")
             self._stop(APIError(None, "ClientError", str(exc)), f"client error: {exc}")
-        except (
-            BaseException
-        ):  # Ctrl-C while this batch was on its way: it may or may not have landed
-            self._fail(batch, None, "Interrupted", "interrupted while sending; safe to push again")
+        except BaseException:
+            # Ctrl-C while this batch was on its way: it may or may not have landed.
+            self._fail(*job, None, "Interrupted", "interrupted while sending; safe to push again")
             raise
         finally:
             self._done(new=halves)
 
-    def _send(self, batch: Batch) -> tuple[Batch, ...]:
+    def _send(self, plan: Plan, batch: Batch) -> list[Job]:
         """Send ``batch`` and settle it; returns the halves to send instead after a 413."""
         if self.fatal is not None or self.stopped_by is not None:
-            self._not_sent(batch)
-            return ()
-        body = self.plan.body(batch)
+            self._not_sent(plan, batch)
+            return []
+        body = plan.body(batch)
         reply = self.transport.send(body)
         status = reply.status
         if status is None and reply.error_type == NOT_SENT:
             # The push stopped (401, 403, Ctrl-C, ...) while this body waited for its turn.
-            self._not_sent(batch)
-            return ()
+            self._not_sent(plan, batch)
+            return []
         with self._cv:
             self.bodies += 1
         if reply.ok:
-            self.on_success(batch, reply)
+            self.on_success(plan, batch, reply)
             self._tick(batch)
         elif status == 413:
-            halves = self.plan.split(batch)
+            halves = plan.split(batch)
             if halves is None:
-                self._fail(batch, reply, reply.error_type or "Payload too large", reply.message)
-                return ()
+                self._fail(
+                    plan, batch, reply, reply.error_type or "Payload too large", reply.message
+                )
+                return []
             log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
-            return halves
+            return [(plan, half) for half in halves]
         elif status in (401, 403) or (status is not None and 400 < status < 500 and status != 429):
             error = APIError.from_response(status, reply.body)
             if error.request_id is None:
                 error.request_id = reply.request_id
-            self._fail(batch, reply, error.type, error.message)
+            self._fail(plan, batch, reply, error.type, error.message)
             kind = {401: "authentication failed", 403: "account suspended or blocked"}.get(
                 status, f"HTTP {status}"
             )
             self._stop(error, f"{kind}: {error}")
         else:
             # 400 (the batch's content), or retries exhausted (429, 5xx, network).
-            self._fail(batch, reply, reply.error_type, reply.message)
-        return ()
+            self._fail(plan, batch, reply, reply.error_type, reply.message)
+        return []
 
-    def _not_sent(self, batch: Batch) -> None:
-        self._fail(batch, None, NOT_SENT, f"not sent: the push stopped ({self.stopped_by})")
+    def _not_sent(self, plan: Plan, batch: Batch) -> None:
+        self._fail(plan, batch, None, NOT_SENT, f"not sent: the push stopped ({self.stopped_by})")
 
     def _fail(
-        self, batch: Batch, reply: Reply | None, error_type: str | None, message: str | None
+        self,
+        plan: Plan,
+        batch: Batch,
+        reply: Reply | None,
+        error_type: str | None,
+        message: str | None,
     ) -> None:
-        adds, removes = self.plan.ids(batch)
+        adds, removes = plan.ids(batch)
         status = reply.status if reply else None
         request_id = reply.request_id if reply else None
         for ids in (adds, removes):
             self.failures.add(ids, status, error_type, message, request_id)
         if self.on_failure is not None:
-            self.on_failure(batch)
+            self.on_failure(plan, batch)
         self._tick(batch)
 
     def _tick(self, batch: Batch) -> None:

@@ -141,13 +141,12 @@ def test_413_from_a_stricter_server_splits_the_body(emu, app, users):
     failures = _Failures()
     with Transport(app, requests_per_minute=FAST) as transport:
         runner = Runner(
-            plan,
             transport,
             workers=4,
-            on_success=lambda batch, reply: accepted.append(batch.members),
+            on_success=lambda plan, batch, reply: accepted.append(batch.members),
             failures=failures,
         )
-        runner.run(plan.batches)
+        runner.run((plan, batch) for batch in plan.batches)
     assert failures.count == 0
     assert sum(accepted) == 12_000
     statuses = [entry["status"] for entry in emu.request_log("WS")]
