@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Literal
@@ -33,6 +33,7 @@ __all__ = [
     "Batch",
     "Envelope",
     "Plan",
+    "StreamedPlan",
     "cohort_id_for",
     "pack",
     "suggest_cohort_name",
@@ -310,11 +311,12 @@ class Plan:
     def members(self) -> int:
         return sum(b.members for b in self.batches)
 
-    def to_frame(self) -> pd.DataFrame:
-        """One row per request: members added/removed, bytes, and fill of the 128,000 limit."""
+    def to_frame(self, batches: Iterable[Batch] | None = None) -> pd.DataFrame:
+        """One row per request (numbered by page): members added/removed, bytes, and
+        fill of the 128,000 limit. ``batches`` defaults to all of them."""
         rows = [
-            (b.index + 1, b.n_add, b.n_remove, b.nbytes, b.nbytes / self.limit)
-            for b in self.batches
+            (b.page, b.n_add, b.n_remove, b.nbytes, b.nbytes / self.limit)
+            for b in (self.batches if batches is None else batches)
         ]
         return pd.DataFrame(
             rows, columns=["request", "add_members", "remove_members", "bytes", "fill"]
@@ -447,3 +449,98 @@ def _pack(
         batches.append(Batch(len(batches), na, na, r, r1, limit - budget + used, page))
         r = r1
     return batches, big_a, big_r
+
+
+# --------------------------------------------------------------------------- streamed plans
+ChunkSource = Callable[[], Iterable[pa.Array]]
+
+
+class StreamedPlan:
+    """A plan over ids read piece by piece (from disk), for inputs too large to hold.
+
+    Two passes over the sources: the first counts the pages (the page count is
+    in every segment_sync body), the second yields ``(plan, batch)`` jobs, one
+    piece at a time. A piece's last body waits for the next piece, which may fill
+    it, so bodies are as full as in an in-memory plan.
+    """
+
+    def __init__(
+        self,
+        envelope: Envelope,
+        adds: ChunkSource | None,
+        removes: ChunkSource | None = None,
+        *,
+        limit: int = MAX_BODY_BYTES,
+        piece: int = 100_000,
+    ) -> None:
+        self.envelope = envelope
+        self.adds = adds
+        self.removes = removes
+        self.limit = limit
+        self.piece = piece
+
+        def count(width: int) -> tuple[list[Batch], list[int], list[int]]:
+            n = sum(len(b) for _, b in self._walk(10 ** (width - 1), width))
+            return [Batch(0, 0, 0, 0, 0, 0)] * n, [], []  # only the count matters here
+
+        placeholders, _, _, self.page_digits = _settle_pages(count)
+        #: Bodies in the whole plan.
+        self.total_pages = max(1, len(placeholders))
+
+    def jobs(self) -> Iterator[tuple[Plan, Batch]]:
+        """Every (plan, batch), in order; each piece's plan holds only that piece."""
+        for plan, batches in self._walk(self.total_pages, self.page_digits):
+            for batch in batches:
+                yield plan, batch
+
+    def pieces(self) -> Iterator[tuple[Plan, list[Batch]]]:
+        """Each piece's plan with the batches it sends (oversize ids are in the plan)."""
+        return self._walk(self.total_pages, self.page_digits)
+
+    def _walk(self, total: int, digits: int) -> Iterator[tuple[Plan, list[Batch]]]:
+        page = 1
+        left: dict[str, list[pa.Array]] = {"add": [], "remove": []}
+        pending = 0
+        empty = pa.array([], pa.large_string())
+
+        def flush(final: bool) -> Iterator[tuple[Plan, list[Batch]]]:
+            nonlocal page, pending
+            adds = pa.concat_arrays(left["add"]) if left["add"] else empty
+            removes = pa.concat_arrays(left["remove"]) if left["remove"] else empty
+            left["add"], left["remove"], pending = [], [], 0
+            if not len(adds) and not len(removes):
+                return
+            plan = pack(
+                self.envelope,
+                adds,
+                removes,
+                limit=self.limit,
+                first_page=page,
+                total_pages=total,
+                page_digits=digits,
+            )
+            send = plan.batches
+            if not final and send:
+                last = send[-1]  # may have room for what comes next: carry it over
+                send = send[:-1]
+                if last.n_add:
+                    left["add"].append(adds.slice(last.add_start, last.n_add))
+                if last.n_remove:
+                    left["remove"].append(removes.slice(last.remove_start, last.n_remove))
+                pending = last.members
+            page += len(send)
+            yield plan, send
+
+        for kind, source in (("add", self.adds), ("remove", self.removes)):
+            if source is None:
+                continue
+            for chunk in source():
+                if isinstance(chunk, pa.ChunkedArray):
+                    chunk = chunk.combine_chunks()
+                if not pa.types.is_large_string(chunk.type):
+                    chunk = chunk.cast(pa.large_string())
+                left[kind].append(chunk)
+                pending += len(chunk)
+                if pending >= self.piece:
+                    yield from flush(final=False)
+        yield from flush(final=True)

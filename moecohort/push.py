@@ -17,7 +17,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,6 +41,7 @@ from .payload import (
     Batch,
     Envelope,
     Plan,
+    StreamedPlan,
     cohort_id_for,
     pack,
     validate_cohort_name,
@@ -258,10 +259,17 @@ def push_cohort(
 ) -> PushResult:
     """Add the users of ``df`` to (or remove them from) a cohort in ``app``.
 
+    ``df`` is a DataFrame (or a Series or list of ids), or, for inputs larger than
+    memory, an iterator of DataFrame chunks, a Parquet or CSV path, or a pyarrow
+    RecordBatchReader: those are read chunk by chunk, de-duplicated on disk and
+    sent in id order while memory stays bounded.
+
     ``app`` is an :class:`AppCredentials` or a saved profile name. Everything is
     checked before anything is sent; see the module docs and the README for the
     rules. ``dry_run=True`` returns the plan without any HTTP request.
     """
+    from .sources import is_stream, spool
+
     started = time.monotonic()
     settings = _check_settings(action, wire_format, requests_per_minute, max_in_flight, max_retries)
     validate_cohort_name(cohort_name)
@@ -269,89 +277,184 @@ def push_cohort(
     if description is not None and not isinstance(description, str):
         raise InputError("description must be text or None.")
     creds = None if (dry_run and app is None) else get_credentials(app)
-    prepared = prepare_ids(df, id_col, placeholders=placeholders)
-
     envelope = Envelope(wire_format, cohort_name, cohort_id, description)  # type: ignore[arg-type]
     empty = pa.array([], pa.large_string())
-    plan = (
-        pack(envelope, prepared.unique, empty)
-        if action == "add"
-        else pack(envelope, empty, prepared.unique)
-    )
+
+    stored = None
+    if is_stream(df):
+        stored = spool(df, id_col, placeholders=placeholders)
+        counts = (stored.rows, stored.anonymous_by_reason, stored.duplicates, stored.unique)
+        chunks = stored.chunks
+        streamed = StreamedPlan(
+            envelope, chunks if action == "add" else None, None if action == "add" else chunks
+        )
+        pieces, n_bodies = streamed.pieces, streamed.total_pages
+    else:
+        prepared = prepare_ids(df, id_col, placeholders=placeholders)
+        counts = (prepared.rows, prepared.anonymous_by_reason, prepared.duplicates)
+        counts += (len(prepared.unique),)
+        plan = (
+            pack(envelope, prepared.unique, empty)
+            if action == "add"
+            else pack(envelope, empty, prepared.unique)
+        )
+        pieces, n_bodies = (lambda: iter([(plan, plan.batches)])), len(plan.batches)
+    rows, by_reason, duplicates, unique = counts
     result = PushResult(
         cohort_name=cohort_name,
         cohort_id=cohort_id,
         action=action,
         wire_format=wire_format,
         workspace_id=creds.workspace_id if creds else None,
-        input_rows=prepared.rows,
-        skipped_anonymous=prepared.anonymous,
-        skipped_duplicates=prepared.duplicates,
-        anonymous_by_reason=prepared.anonymous_by_reason,
-        members_planned=plan.members,
-        batches=len(plan.batches),
-        plan=plan.to_frame(),
+        input_rows=rows,
+        skipped_anonymous=sum(by_reason.values()),
+        skipped_duplicates=duplicates,
+        anonymous_by_reason=by_reason,
+        batches=n_bodies,
         dry_run=dry_run,
     )
     failures = _Failures()
-    failures.oversize(plan)
-    if dry_run or creds is None:
-        result.members_failed = failures.count
-        result.failed = failures.frame()
-        result.elapsed_s = time.monotonic() - started
-        log.info("dry run: %s", result._headline())
-        return result
+    try:
+        if dry_run or creds is None:
+            frames = []
+            for piece, batches in pieces():
+                failures.oversize(piece)
+                frames.append(piece.to_frame(batches))
+            result.plan = pd.concat(frames) if frames else None
+            result.members_failed = failures.count
+            result.members_planned = unique - failures.count
+            result.failed = failures.frame()
+            result.elapsed_s = time.monotonic() - started
+            log.info("dry run: %s", result._headline())
+            return result
 
-    log.info(
-        "pushing %s users (%s) to cohort %r in workspace %s: %s requests planned",
-        f"{plan.members:,}",
-        action,
-        cohort_name,
-        creds.workspace_id,
-        f"{len(plan.batches):,}",
-    )
+        log.info(
+            "pushing %s users (%s) to cohort %r in workspace %s: %s requests planned",
+            f"{unique:,}",
+            action,
+            cohort_name,
+            creds.workspace_id,
+            f"{n_bodies:,}",
+        )
+
+        def jobs() -> Iterator[Job]:
+            for piece, batches in pieces():
+                failures.oversize(piece)
+                for batch in batches:
+                    yield piece, batch
+
+        accepted = Counter()
+
+        def on_success(plan: Plan, batch: Batch, reply: Reply) -> None:
+            accepted.add(batch.members)
+
+        sent = send(
+            creds,
+            jobs(),
+            on_success=on_success,
+            failures=failures,
+            wire_format=wire_format,
+            requests_per_minute=requests_per_minute,
+            workers=settings["workers"],
+            max_retries=max_retries,
+            timeout=timeout,
+            progress=_progress_bar(progress, unique, f"push {cohort_name}"),
+        )
+    finally:
+        if stored is not None:
+            stored.close()
+    result.members_accepted = accepted.value
+    result.members_failed = failures.count
+    result.members_planned = unique - failures.count_of("IdTooLarge")
+    result.failed = failures.frame()
+    sent.fill(result)
+    result.elapsed_s = time.monotonic() - started
+    log.info("%s", result._headline())
+    if sent.fatal is not None:
+        sent.fatal.result = result
+        raise sent.fatal
+    return result
+
+
+class Counter:
+    """A thread-safe running total."""
+
+    def __init__(self) -> None:
+        self.value = 0
+        self._lock = threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self._lock:
+            self.value += n
+
+
+@dataclass
+class Sent:
+    """What sending a stream of jobs took and how it ended."""
+
+    requests: int
+    retries: int
+    bodies: int
+    request_ids: list[str]
+    statuses: dict[str, int]
+    stopped_by: str | None
+    fatal: APIError | None
+
+    def fill(self, result: Any) -> None:
+        """Copy the figures onto a result object with the same field names."""
+        result.requests = self.requests
+        result.retries = self.retries
+        result.batches = self.bodies
+        result.request_ids = self.request_ids
+        result.statuses = self.statuses
+        result.stopped_by = self.stopped_by
+
+
+def send(
+    creds: AppCredentials,
+    jobs: Iterable[Job],
+    *,
+    on_success: Callable[[Plan, Batch, Reply], None],
+    failures: _Failures,
+    wire_format: str,
+    requests_per_minute: float,
+    workers: int,
+    max_retries: int,
+    timeout: tuple[float, float],
+    progress: Any = None,
+    on_failure: Callable[[Plan, Batch], None] | None = None,
+) -> Sent:
+    """Send (plan, batch) jobs to ``creds``' endpoint, paced and retried (see :class:`Runner`)."""
     transport = Transport(
         creds,
         wire_format=wire_format,
         requests_per_minute=requests_per_minute,
         max_retries=max_retries,
         timeout=timeout,
-        pool_size=settings["workers"],
+        pool_size=workers,
     )
-    accepted = 0
-    accepted_lock = threading.Lock()
-
-    def on_success(plan: Plan, batch: Batch, reply: Reply) -> None:
-        nonlocal accepted
-        with accepted_lock:
-            accepted += batch.members
-
     runner = Runner(
         transport,
-        workers=settings["workers"],
+        workers=workers,
         on_success=on_success,
         failures=failures,
-        progress=_progress_bar(progress, plan.members, f"push {cohort_name}"),
+        progress=progress,
+        on_failure=on_failure,
     )
     try:
-        runner.run((plan, batch) for batch in plan.batches)
+        runner.run(jobs)
     finally:
         transport.close()
-        result.members_accepted = accepted
-        result.members_failed = failures.count
-        result.failed = failures.frame()
-        result.requests = transport.stats.attempts
-        result.retries = transport.stats.retries
-        result.request_ids = list(transport.stats.request_ids)
-        result.statuses = dict(transport.stats.statuses)
-        result.batches = runner.bodies
-        result.stopped_by = runner.stopped_by
-        result.elapsed_s = time.monotonic() - started
-    log.info("%s", result._headline())
-    if runner.fatal is not None:
-        runner.fatal.result = result
-        raise runner.fatal
-    return result
+    stats = transport.stats
+    return Sent(
+        requests=stats.attempts,
+        retries=stats.retries,
+        bodies=runner.bodies,
+        request_ids=list(stats.request_ids),
+        statuses=dict(stats.statuses),
+        stopped_by=runner.stopped_by,
+        fatal=runner.fatal,
+    )
 
 
 def _check_settings(
@@ -442,6 +545,10 @@ class _Failures:
                     f"this id alone makes a request body larger than {MAX_BODY_BYTES:,} bytes; "
                     "not sent",
                 )
+
+    def count_of(self, error_type: str) -> int:
+        with self._lock:
+            return sum(int((p["error_type"] == error_type).sum()) for p in self._parts)
 
     def frame(self) -> pd.DataFrame:
         with self._lock:

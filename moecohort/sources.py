@@ -1,0 +1,247 @@
+"""Streamed input: ids read chunk by chunk, de-duplicated on disk, memory bounded.
+
+``push_cohort`` and ``sync_cohort`` accept, besides a DataFrame, an iterator of
+DataFrame chunks (``pd.read_csv(..., chunksize=...)``), a path to a Parquet or CSV
+file, or a pyarrow ``RecordBatchReader``. Ids are canonicalised chunk by chunk
+and kept, distinct, in an SQLite table on disk (:class:`IdSpool`), so memory
+stays far below the size of the id list however long the input is.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .errors import InputError
+from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_ids
+
+__all__ = ["IdSpool", "id_chunks", "is_stream"]
+
+#: Rows read per chunk from files and readers.
+CHUNK_ROWS = 100_000
+#: SQLite page cache for a spool, in KiB (negative: KiB, as SQLite takes it).
+_CACHE_KIB = 32 * 1024
+
+
+def is_stream(data: Any) -> bool:
+    """True for the inputs read chunk by chunk: a file path, a RecordBatchReader, or an
+    iterator of DataFrames."""
+    if isinstance(data, (str, os.PathLike, pa.RecordBatchReader)):
+        return True
+    if isinstance(data, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, pa.Array, pa.ChunkedArray)):
+        return False
+    if isinstance(data, (list, tuple, set, frozenset, dict)):
+        return False
+    return isinstance(data, Iterator) or (
+        isinstance(data, Iterable) and hasattr(data, "get_chunk")  # pandas TextFileReader
+    )
+
+
+def id_chunks(data: Any, id_col: str, *, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.ChunkedArray]:
+    """Canonical ids of a streamed input, one chunk at a time (nulls where missing)."""
+    if isinstance(data, (str, os.PathLike)):
+        yield from _file_chunks(Path(data), id_col, chunk_rows)
+    elif isinstance(data, pa.RecordBatchReader):
+        _check_schema(data.schema, id_col, "The record batch reader")
+        for batch in data:
+            yield _canonical(batch.column(id_col), id_col)
+    else:
+        for i, chunk in enumerate(data):
+            if isinstance(chunk, pd.DataFrame):
+                require_column(chunk, id_col, where=f"Chunk {i + 1}")
+                yield to_arrow_ids(chunk[id_col], column=id_col, frame=chunk)
+            elif isinstance(chunk, (pa.RecordBatch, pa.Table)):
+                _check_schema(chunk.schema, id_col, f"Chunk {i + 1}")
+                yield _canonical(chunk.column(id_col), id_col)
+            else:
+                raise InputError(
+                    f"Chunk {i + 1} is a {type(chunk).__name__}; an iterator must yield "
+                    "DataFrames (or pyarrow record batches)."
+                )
+
+
+def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.ChunkedArray]:
+    if not path.exists():
+        raise InputError(
+            f"No such file: {str(path)!r}. Give a DataFrame, an iterator of DataFrames, "
+            "a path to a Parquet or CSV file, or a pyarrow RecordBatchReader."
+        )
+    name = path.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as pf:
+            _check_schema(pf.schema_arrow, id_col, f"{path.name}")
+            for batch in pf.iter_batches(batch_size=chunk_rows, columns=[id_col]):
+                yield _canonical(batch.column(0), id_col)
+    elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+        sep = "\t" if ".tsv" in name else ","
+        header = pd.read_csv(path, sep=sep, nrows=0)
+        require_column(header, id_col, where=path.name)
+        reader = pd.read_csv(
+            path, sep=sep, usecols=[id_col], dtype={id_col: str}, chunksize=chunk_rows
+        )
+        with reader:
+            for chunk in reader:
+                yield to_arrow_ids(chunk[id_col], column=id_col, frame=chunk)
+    else:
+        raise InputError(
+            f"Cannot read {path.name}: give a .parquet or .csv file (or a DataFrame, an "
+            "iterator of DataFrames, or a pyarrow RecordBatchReader)."
+        )
+
+
+def _check_schema(schema: pa.Schema, id_col: str, where: str) -> None:
+    if id_col not in schema.names:
+        frame = pd.DataFrame(columns=schema.names)
+        require_column(frame, id_col, where=where)
+
+
+def _canonical(column: pa.Array | pa.ChunkedArray, id_col: str) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        return column if isinstance(column, pa.ChunkedArray) else pa.chunked_array([column])
+    series = pd.Series(column.to_pandas(types_mapper=pd.ArrowDtype), name=id_col)
+    return to_arrow_ids(series, column=id_col)
+
+
+class IdSpool:
+    """Distinct canonical ids of a stream, kept in an SQLite table on disk.
+
+    :meth:`add` takes canonical ids (with their :func:`classify` reasons) and
+    counts rows, anonymous ids by reason and repeats; :meth:`chunks` reads the
+    distinct ids back in id order. With ``conn`` the table is a TEMP table of that
+    connection (so SQL can join it with other tables); otherwise a private
+    temporary database file is used and removed by :meth:`close`.
+    """
+
+    def __init__(self, conn: sqlite3.Connection | None = None, *, table: str = "spool") -> None:
+        self._own_dir: tempfile.TemporaryDirectory[str] | None = None
+        if conn is None:
+            self._own_dir = tempfile.TemporaryDirectory(prefix="moecohort-")
+            conn = sqlite3.connect(
+                Path(self._own_dir.name) / "spool.sqlite", check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=OFF")
+            conn.execute("PRAGMA synchronous=OFF")
+            self.qualified = table
+            conn.execute(f"CREATE TABLE {table} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+        else:
+            self.qualified = f"temp.{table}"
+            conn.execute(f"DROP TABLE IF EXISTS {self.qualified}")
+            conn.execute(f"CREATE TEMP TABLE {table} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("PRAGMA temp_store=FILE")
+        self.conn = conn
+        self.rows = 0
+        self.unique = 0
+        self.anonymous_by_reason = {name: 0 for name in REASON_NAMES.values()}
+
+    @property
+    def anonymous(self) -> int:
+        return sum(self.anonymous_by_reason.values())
+
+    @property
+    def duplicates(self) -> int:
+        return self.rows - self.anonymous - self.unique
+
+    def add(self, ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) -> None:
+        """Add one chunk of canonical ids (anonymous ones are counted, not kept)."""
+        reasons = classify(ids, placeholders)
+        counts = np.bincount(reasons, minlength=4)
+        for code, name in REASON_NAMES.items():
+            self.anonymous_by_reason[name] += int(counts[code])
+        self.rows += len(ids)
+        valid = ids if counts[OK] == len(ids) else ids.filter(pa.array(reasons == OK))
+        if len(valid) == 0:
+            return
+        # Sorted runs insert into the B-tree with far fewer page misses.
+        ordered = pc.array_sort_indices(valid)
+        values = valid.take(ordered).to_pylist()
+        with self.conn:
+            cur = self.conn.executemany(
+                f"INSERT OR IGNORE INTO {self.qualified} (uid) VALUES (?)",
+                ((v,) for v in values),
+            )
+        self.unique += cur.rowcount
+
+    def chunks(self, size: int = CHUNK_ROWS) -> Iterator[pa.Array]:
+        """The distinct ids in id order, ``size`` at a time (keyset paging)."""
+        last: str | None = None
+        while True:
+            if last is None:
+                rows = self.conn.execute(
+                    f"SELECT uid FROM {self.qualified} ORDER BY uid LIMIT ?", (size,)
+                ).fetchall()
+            else:
+                rows = self.conn.execute(
+                    f"SELECT uid FROM {self.qualified} WHERE uid > ? ORDER BY uid LIMIT ?",
+                    (last, size),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield pa.array([r[0] for r in rows], pa.large_string())
+
+    def close(self) -> None:
+        if self._own_dir is not None:
+            self.conn.close()
+            self._own_dir.cleanup()
+            self._own_dir = None
+
+    def __enter__(self) -> IdSpool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def spool(
+    data: Any,
+    id_col: str,
+    *,
+    placeholders: Iterable[str] | None = None,
+    conn: sqlite3.Connection | None = None,
+) -> IdSpool:
+    """Read a whole input (streamed or a DataFrame) into an :class:`IdSpool`.
+
+    Raises :class:`InputError` for an empty input and for one with no usable id.
+    """
+    store = IdSpool(conn)
+    try:
+        if isinstance(data, pd.DataFrame):
+            require_column(data, id_col)
+            for start in range(0, len(data), CHUNK_ROWS):
+                part = data.iloc[start : start + CHUNK_ROWS]
+                store.add(to_arrow_ids(part[id_col], column=id_col, frame=part), placeholders)
+        elif is_stream(data):
+            for chunk in id_chunks(data, id_col):
+                store.add(chunk, placeholders)
+        else:
+            from .identifiers import _as_series
+
+            series = _as_series(data)
+            store.add(to_arrow_ids(series, column=id_col), placeholders)
+        if store.rows == 0:
+            raise InputError("The input is empty: there is nobody to push.")
+        if store.unique == 0:
+            detail = ", ".join(f"{n:,} {r}" for r, n in store.anonymous_by_reason.items() if n)
+            raise InputError(
+                f"Every one of the {store.rows:,} ids in column {id_col!r} is anonymous "
+                f"({detail}); anonymous users cannot be synced. Is this the right id column?",
+                column=id_col,
+            )
+    except BaseException:
+        store.close()
+        raise
+    return store
