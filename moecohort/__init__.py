@@ -52,6 +52,7 @@ from .push import (
     check_connection,
     push_cohort,
 )
+from .sync import SyncResult, SyncState, sync_changes, sync_cohort, sync_log
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",
@@ -73,6 +74,8 @@ __all__ = [
     "RateLimitError",
     "SecretStr",
     "SyncLockedError",
+    "SyncResult",
+    "SyncState",
     "__version__",
     "anonymous_reasons",
     "anonymous_report",
@@ -90,5 +93,8 @@ __all__ = [
     "remove_profile",
     "save_profile",
     "suggest_cohort_name",
+    "sync_changes",
+    "sync_cohort",
+    "sync_log",
     "validate_cohort_name",
 ]

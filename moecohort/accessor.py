@@ -19,6 +19,7 @@ import pandas as pd
 from .identifiers import AnonymousReport, anonymous_report, canonical_ids, drop_anonymous
 from .overlap import OverlapReport, keep_in_destination, overlap
 from .push import PushResult, push_cohort
+from .sync import SyncResult, sync_cohort
 
 __all__ = ["MoeAccessor"]
 
@@ -60,3 +61,7 @@ class MoeAccessor:
     def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult:
         """Same as :func:`moecohort.push_cohort`."""
         return push_cohort(self._df, app, cohort_name, **kwargs)
+
+    def sync(self, app: Any, cohort_name: str, **kwargs: Any) -> SyncResult:
+        """Same as :func:`moecohort.sync_cohort`: make the cohort hold exactly these users."""
+        return sync_cohort(self._df, app, cohort_name, **kwargs)

@@ -233,6 +233,149 @@ def _report_push(result: Any, failed_out: str | None, as_json: bool) -> None:
             click.echo(f"failed users written to {failed_out}")
 
 
+# --------------------------------------------------------------------------- sync and history
+@cli.command()
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--cohort-name", "-n", required=True, help="Name of the cohort in the destination.")
+@credential_options
+@click.option("--id-col", default="uid", show_default=True, help="Column holding the user id.")
+@click.option(
+    "--state",
+    type=click.Path(dir_okay=False),
+    help="Sync state file (default: user data folder or $MOECOHORT_STATE).",
+)
+@click.option(
+    "--resync",
+    type=click.Choice(["all", "last_diff"]),
+    help="Send everyone again, or the last difference again.",
+)
+@click.option(
+    "--wire-format", type=click.Choice(WIRE_FORMATS), default="segment_sync", show_default=True
+)
+@click.option("--cohort-id", help="Cohort id (default: derived from the name).")
+@click.option(
+    "--rpm",
+    type=float,
+    default=DEFAULT_REQUESTS_PER_MINUTE,
+    show_default=True,
+    help="Requests per minute.",
+)
+@click.option(
+    "--max-in-flight", type=click.IntRange(min=1), help="Fixed cap on concurrent requests."
+)
+@click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True)
+@click.option(
+    "--wait",
+    type=float,
+    default=0,
+    show_default=True,
+    help="Seconds to wait for another sync of the cohort to end.",
+)
+@click.option("--dry-run", is_flag=True, help="Show what would be added and removed; send nothing.")
+@click.option(
+    "--failed-out", type=click.Path(dir_okay=False), help="Write failed changes to this CSV."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.option(
+    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+)
+@_friendly
+def sync(
+    file: str,
+    cohort_name: str,
+    profile: str | None,
+    env_prefix: str | None,
+    id_col: str,
+    state: str | None,
+    resync: str | None,
+    wire_format: str,
+    cohort_id: str | None,
+    rpm: float,
+    max_in_flight: int | None,
+    max_retries: int,
+    wait: float,
+    dry_run: bool,
+    failed_out: str | None,
+    as_json: bool,
+    progress: bool | None,
+) -> None:
+    """Mirror the users of FILE (CSV or Parquet, read in chunks) into a cohort.
+
+    Sends only who joined and who left since the last run; a run that dies is
+    resumed by the next one. Exit status 0 only when every change was accepted.
+    """
+    from .sync import sync_cohort
+
+    result = sync_cohort(
+        file,
+        _app(profile, env_prefix),
+        cohort_name,
+        id_col=id_col,
+        cohort_id=cohort_id,
+        state=state,
+        resync=resync,  # type: ignore[arg-type]
+        dry_run=dry_run,
+        wire_format=wire_format,
+        requests_per_minute=rpm,
+        max_in_flight=max_in_flight,
+        max_retries=max_retries,
+        wait=wait,
+        progress="auto" if progress is None else progress,
+    )
+    if failed_out and len(result.failed):
+        result.failed.to_csv(failed_out, index=False)
+    if as_json:
+        summary = {k: int(v) for k, v in result.summary()["count"].items()}
+        payload = {
+            "ok": result.ok,
+            "status": result.status,
+            "run_id": result.run_id,
+            "mode": result.mode,
+            "cohort_name": result.cohort_name,
+            "cohort_id": result.cohort_id,
+            "workspace_id": result.workspace_id,
+            "resumed": result.resumed,
+            "elapsed_s": round(result.elapsed_s, 3),
+            **summary,
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(repr(result))
+    if not result.ok:
+        sys.exit(1)
+
+
+@cli.command()
+@credential_options
+@click.option("--cohort-name", "-n", help="Only this cohort.")
+@click.option("--state", type=click.Path(dir_okay=False), help="Sync state file.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@_friendly
+def history(
+    profile: str | None,
+    env_prefix: str | None,
+    cohort_name: str | None,
+    state: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """Past mirror-sync runs, newest first (all workspaces unless credentials are given)."""
+    from .sync import sync_log
+
+    app = _app(profile, env_prefix) if (profile or env_prefix) else None
+    frame = sync_log(app, cohort_name, state=state).head(limit)
+    if as_json:
+        click.echo(frame.reset_index().to_json(orient="records", date_format="iso", indent=2))
+    elif frame.empty:
+        click.echo("no sync runs yet")
+    else:
+        shown = frame[
+            ["cohort_name", "mode", "status", "started", "adds", "removes", "failed", "requests"]
+        ]
+        click.echo(shown.to_string())
+
+
 # --------------------------------------------------------------------------- check
 @cli.command()
 @credential_options

@@ -501,11 +501,13 @@ def _check_cohort_id(cohort_id: str | None, cohort_name: str) -> str:
 
 # --------------------------------------------------------------------------- failures
 class _Failures:
-    """Collects failed users, batch by batch, thread-safely."""
+    """Collects failed users, batch by batch, thread-safely. With ``with_op`` (mirror
+    sync) each row also says whether it was an ``add`` or a ``remove``."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, with_op: bool = False) -> None:
         self._parts: list[pd.DataFrame] = []
         self._lock = threading.Lock()
+        self.with_op = with_op
         self.count = 0
 
     def add(
@@ -515,28 +517,31 @@ class _Failures:
         error_type: str | None,
         message: str | None,
         request_id: str | None = None,
+        op: str = "add",
     ) -> None:
         n = len(ids)
         if n == 0:
             return
-        part = pd.DataFrame(
-            {
-                "uid": pd.array(ids.to_pylist(), dtype="string"),
-                "status": pd.array([status] * n, dtype="Int64"),
-                "error_type": pd.array([error_type] * n, dtype="string"),
-                "message": pd.array([message] * n, dtype="string"),
-                "request_id": pd.array([request_id] * n, dtype="string"),
-            }
-        )
+        columns = {
+            "uid": pd.array(ids.to_pylist(), dtype="string"),
+            "status": pd.array([status] * n, dtype="Int64"),
+            "error_type": pd.array([error_type] * n, dtype="string"),
+            "message": pd.array([message] * n, dtype="string"),
+            "request_id": pd.array([request_id] * n, dtype="string"),
+        }
+        if self.with_op:
+            columns = {"op": pd.array([op] * n, dtype="string"), **columns}
+        part = pd.DataFrame(columns)
         with self._lock:
             self._parts.append(part)
             self.count += n
 
     def oversize(self, plan: Plan) -> None:
-        for members, positions in (
-            (plan.adds, plan.oversize_adds),
-            (plan.removes, plan.oversize_removes),
-        ):
+        pairs = (
+            ("add", plan.adds, plan.oversize_adds),
+            ("remove", plan.removes, plan.oversize_removes),
+        )
+        for op, members, positions in pairs:
             if positions:
                 self.add(
                     members.ids.take(pa.array(positions)),
@@ -544,6 +549,7 @@ class _Failures:
                     "IdTooLarge",
                     f"this id alone makes a request body larger than {MAX_BODY_BYTES:,} bytes; "
                     "not sent",
+                    op=op,
                 )
 
     def count_of(self, error_type: str) -> int:
@@ -552,7 +558,12 @@ class _Failures:
 
     def frame(self) -> pd.DataFrame:
         with self._lock:
-            return _failed_frame(self._parts)
+            if self._parts:
+                return pd.concat(self._parts, ignore_index=True)
+        empty = _failed_frame([])
+        if self.with_op:
+            empty.insert(0, "op", pd.array([], dtype="string"))
+        return empty
 
 
 def _failed_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -750,8 +761,8 @@ class Runner:
         adds, removes = plan.ids(batch)
         status = reply.status if reply else None
         request_id = reply.request_id if reply else None
-        for ids in (adds, removes):
-            self.failures.add(ids, status, error_type, message, request_id)
+        for ids, op in ((adds, "add"), (removes, "remove")):
+            self.failures.add(ids, status, error_type, message, request_id, op=op)
         if self.on_failure is not None:
             self.on_failure(plan, batch)
         self._tick(batch)

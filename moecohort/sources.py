@@ -135,13 +135,15 @@ class IdSpool:
             conn.execute("PRAGMA journal_mode=OFF")
             conn.execute("PRAGMA synchronous=OFF")
             self.qualified = table
-            conn.execute(f"CREATE TABLE {table} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+            create = f"CREATE TABLE {table}"
         else:
             self.qualified = f"temp.{table}"
-            conn.execute(f"DROP TABLE IF EXISTS {self.qualified}")
-            conn.execute(f"CREATE TEMP TABLE {table} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
-        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+            create = f"CREATE TEMP TABLE {table}"
+        # Set before any temp table exists: changing temp_store drops temporary tables.
         conn.execute("PRAGMA temp_store=FILE")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute(f"DROP TABLE IF EXISTS {self.qualified}")
+        conn.execute(f"{create} (uid TEXT PRIMARY KEY) WITHOUT ROWID")
         self.conn = conn
         self.rows = 0
         self.unique = 0

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+# The emulator fixture (moe_emulator), as users load it in their own conftest.py.
+pytest_plugins = ["moecohort.emulator.pytest_plugin"]
+
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -66,6 +66,8 @@ def dest_env(moe_emulator, monkeypatch: pytest.MonkeyPatch):
         ["profiles", "remove"],
         ["emulator"],
         ["demo"],
+        ["sync"],
+        ["history"],
     ],
 )
 def test_every_command_has_help(runner: CliRunner, args: list[str]) -> None:
@@ -275,6 +277,39 @@ def test_profiles_add_rejects_plain_http_to_a_remote_host(runner: CliRunner) -> 
     )
     assert result.exit_code == 1
     assert "http" in result.output.lower()
+
+
+def test_sync_twice_then_history(runner: CliRunner, dest_env, tmp_path: Path) -> None:
+    state = str(tmp_path / "state.sqlite")
+    users = pd.read_csv(DEST, dtype={"ID": str})
+    first_file = tmp_path / "segment.csv"
+    users.head(3000).to_csv(first_file, index=False)
+    args = ["sync", str(first_file), "-n", "Mirror", "--id-col", "ID", "--env", "MOECOHORT_DEST"]
+    first = runner.invoke(cli, [*args, "--state", state, "--json"])
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert data["status"] == "ok" and data["added"] == data["to add"] > 2000
+
+    users.head(3100).tail(3000).to_csv(first_file, index=False)  # 100 leave, 100 join
+    dry = runner.invoke(cli, [*args, "--state", state, "--dry-run"])
+    assert dry.exit_code == 0 and "would sync" in dry.output
+    second = runner.invoke(cli, [*args, "--state", state, "--json"])
+    data2 = json.loads(second.output)
+    assert second.exit_code == 0 and data2["run_id"] == 2
+    assert 0 < data2["to add"] <= 100 and 0 < data2["to remove"] <= 100
+
+    history = runner.invoke(cli, ["history", "--state", state, "-n", "Mirror", "--json"])
+    runs = json.loads(history.output)
+    assert [r["run_id"] for r in runs] == [2, 1]
+    assert {r["status"] for r in runs} == {"ok"}
+    table = runner.invoke(cli, ["history", "--state", state])
+    assert "Mirror" in table.output and KEY not in table.output
+
+
+def test_history_without_state_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["history", "--state", str(tmp_path / "none.sqlite")])
+    assert result.exit_code == 1
+    assert "no sync has run" in result.output
 
 
 def test_demo_runs_end_to_end(runner: CliRunner) -> None:
