@@ -471,7 +471,7 @@ class StreamedPlan:
         removes: ChunkSource | None = None,
         *,
         limit: int = MAX_BODY_BYTES,
-        piece: int = 100_000,
+        piece: int = 50_000,
     ) -> None:
         self.envelope = envelope
         self.adds = adds

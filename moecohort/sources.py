@@ -27,9 +27,9 @@ from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_id
 __all__ = ["IdSpool", "id_chunks", "is_stream"]
 
 #: Rows read per chunk from files and readers.
-CHUNK_ROWS = 100_000
+CHUNK_ROWS = 50_000
 #: SQLite page cache for a spool, in KiB (negative: KiB, as SQLite takes it).
-_CACHE_KIB = 32 * 1024
+_CACHE_KIB = 8 * 1024
 
 
 def is_stream(data: Any) -> bool:
@@ -79,9 +79,11 @@ def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.Chunke
     if name.endswith((".parquet", ".pq")):
         import pyarrow.parquet as pq
 
-        with pq.ParquetFile(path) as pf:
+        # Read page by page through a small buffer, not a whole row group at once.
+        with pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20) as pf:
             _check_schema(pf.schema_arrow, id_col, f"{path.name}")
-            for batch in pf.iter_batches(batch_size=chunk_rows, columns=[id_col]):
+            batches = pf.iter_batches(batch_size=chunk_rows, columns=[id_col], use_threads=False)
+            for batch in batches:
                 yield _canonical(batch.column(0), id_col)
     elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
         sep = "\t" if ".tsv" in name else ","
