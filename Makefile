@@ -6,13 +6,14 @@ PY := $(VENV)/bin/python
 PD22_VENV ?= .venv-pandas22
 ARTIFACTS ?= artifacts
 
-.PHONY: help venv test test-core test-pandas22 lint demo browser-test bench clean
+.PHONY: help venv test test-core test-pandas22 lint demo browser-test lab bench clean
 
 help:
 	@echo "make demo           run the whole job against the local emulator (no credentials)"
 	@echo "make test           create .venv if needed, install, run the whole test suite"
 	@echo "make test-pandas22  run the core tests again under pandas 2.2"
 	@echo "make browser-test   JupyterLab in headless Chromium (installs chromium with apt-get)"
+	@echo "make lab            JupyterLab on the notebooks (jupyter lab notebooks/)"
 	@echo "make lint           ruff"
 	@echo "make bench          benchmarks, written to benchmarks/results.md"
 
@@ -30,6 +31,7 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check moecohort tests benchmarks scripts
 	$(PY) -m ruff format --check moecohort tests benchmarks scripts
+	$(PY) scripts/check_notebooks.py
 
 # The core (no notebooks, no widgets) under the pandas 2.2 line, which many notebooks still use.
 $(PD22_VENV)/.installed: pyproject.toml
@@ -46,9 +48,12 @@ demo: $(VENV)/.installed
 	$(VENV)/bin/moecohort demo
 
 browser-test: $(VENV)/.installed
-	scripts/install-chromium.sh
+	bash scripts/install-chromium.sh
 	mkdir -p $(ARTIFACTS)
-	$(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
+	ARTIFACTS="$(abspath $(ARTIFACTS))" $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab notebooks/
 
 bench: $(VENV)/.installed
 	$(PY) benchmarks/run_all.py
