@@ -48,8 +48,10 @@ from .overlap import OverlapReport, keep_in_destination, overlap
 from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
 from .push import (
     ConnectionCheck,
+    PreparedIds,
     PushResult,
     check_connection,
+    prepare_ids,
     push_cohort,
 )
 from .sync import SyncResult, SyncState, sync_changes, sync_cohort, sync_log
@@ -68,6 +70,7 @@ __all__ = [
     "MoEngageError",
     "OverlapReport",
     "PayloadTooLargeError",
+    "PreparedIds",
     "ProfileStore",
     "PushFailedError",
     "PushResult",
@@ -89,6 +92,7 @@ __all__ = [
     "list_profiles",
     "load_profile",
     "overlap",
+    "prepare_ids",
     "push_cohort",
     "remove_profile",
     "save_profile",

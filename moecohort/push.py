@@ -48,7 +48,14 @@ from .payload import (
 )
 from .transport import DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, NOT_SENT, Reply, Transport
 
-__all__ = ["ConnectionCheck", "PushResult", "check_connection", "push_cohort"]
+__all__ = [
+    "ConnectionCheck",
+    "PreparedIds",
+    "PushResult",
+    "check_connection",
+    "prepare_ids",
+    "push_cohort",
+]
 
 log = logging.getLogger("moecohort")
 
@@ -57,6 +64,10 @@ FAILED_COLUMNS = ["uid", "status", "error_type", "message", "request_id"]
 
 
 # --------------------------------------------------------------------------- results
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 @dataclass(repr=False)
 class PushResult:
     """What happened to every user of a push (or, with ``dry_run``, what would)."""
@@ -126,7 +137,7 @@ class PushResult:
             ("skipped: anonymous", self.skipped_anonymous),
             ("skipped: duplicate", self.skipped_duplicates),
             ("requests (HTTP attempts)", self.requests),
-            ("bodies", self.batches),
+            ("request bodies", self.batches),
             ("retries", self.retries),
         ]
         return pd.DataFrame(rows, columns=["", "count"]).set_index("")
@@ -149,7 +160,8 @@ class PushResult:
         if self.dry_run and self.plan is not None and len(self.plan):
             fill = self.plan["fill"]
             lines.append(
-                f"  plan: {len(self.plan):,} requests, {int(self.plan['bytes'].sum()):,} bytes, "
+                f"  plan: {_plural(len(self.plan), 'request')}, "
+                f"{int(self.plan['bytes'].sum()):,} bytes, "
                 f"fill {fill.min():.1%}..{fill.max():.1%}"
             )
         if len(self.failed):
@@ -253,7 +265,7 @@ def push_cohort(
     max_in_flight: int | None = None,
     max_retries: int = 5,
     dry_run: bool = False,
-    progress: bool | Literal["auto"] = "auto",
+    progress: ProgressOption = "auto",
     placeholders: Iterable[str] | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
 ) -> PushResult:
@@ -266,7 +278,9 @@ def push_cohort(
 
     ``app`` is an :class:`AppCredentials` or a saved profile name. Everything is
     checked before anything is sent; see the module docs and the README for the
-    rules. ``dry_run=True`` returns the plan without any HTTP request.
+    rules. ``dry_run=True`` returns the plan without any HTTP request. ``progress``
+    is ``"auto"`` (a tqdm bar in notebooks and terminals), True, False, or a
+    callable ``progress(done_users, total_users)``.
     """
     from .sources import is_stream, spool
 
@@ -782,7 +796,34 @@ class Runner:
         self.transport.stop()  # bodies waiting for the pacer or a retry are not sent
 
 
-def _progress_bar(progress: bool | str, total: int, desc: str) -> Any:
+ProgressOption = bool | Literal["auto"] | Callable[[int, int], None]
+
+
+class _CallbackProgress:
+    """Calls ``fn(done, total)`` as users are settled (for widgets and dashboards)."""
+
+    def __init__(self, fn: Callable[[int, int], None], total: int) -> None:
+        self.fn = fn
+        self.total = total
+        self.done = 0
+        self._lock = threading.Lock()
+        fn(0, total)
+
+    def update(self, n: int) -> None:
+        with self._lock:
+            self.done += n
+            done = self.done
+        self.fn(done, self.total)
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(progress: ProgressOption, total: int, desc: str) -> Any:
+    """A tqdm.auto bar (``True``, or ``"auto"`` in notebooks and terminals), a callback
+    ``progress(done, total)``, or nothing."""
+    if callable(progress) and not isinstance(progress, bool):
+        return _CallbackProgress(progress, total)
     if progress == "auto":
         progress = _interactive()
     if not progress:

@@ -39,6 +39,7 @@ from .payload import Batch, Envelope, Plan, StreamedPlan, validate_cohort_name
 from .push import (
     Counter,
     Job,
+    ProgressOption,
     Reply,
     _check_cohort_id,
     _check_settings,
@@ -349,7 +350,7 @@ def sync_cohort(
     requests_per_minute: float = 300,
     max_in_flight: int | None = None,
     max_retries: int = 5,
-    progress: bool | Literal["auto"] = "auto",
+    progress: ProgressOption = "auto",
     placeholders: Iterable[str] | None = None,
     timeout: tuple[float, float] = (10.0, 60.0),
     wait: float = 0,

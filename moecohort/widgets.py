@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import base64
 import html
-import math
 import re
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -42,7 +40,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without the extr
 import pandas as pd
 
 from . import _html
-from ._constants import DATA_CENTERS, DEFAULT_REQUESTS_PER_MINUTE
+from ._constants import DATA_CENTERS
 from .credentials import AppCredentials, ProfileStore, SecretStr, get_credentials
 from .errors import CohortNameError, ConfigurationError, MoEngageError
 from .payload import cohort_id_for, validate_cohort_name
@@ -820,35 +818,15 @@ class PushPanel(widgets.VBox):
         self.progress.value = 0
         self.progress.bar_style = "info"
         self.progress.layout.display = None
-        rpm = float(self.push_options.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE))
         self.output.value = _note(f"Pushing to {app.workspace_id} ...")
-        ticker_stop = threading.Event()
-        ticker: threading.Thread | None = None
         try:
-            planned = push_cohort(
-                self.df,
-                None,
-                name,
-                id_col=self.id_col,
-                action=action,  # type: ignore[arg-type]
-                dry_run=True,
-                progress=False,
-                **self.push_options,
-            )
-            ticker = threading.Thread(
-                target=self._tick,
-                args=(ticker_stop, planned.batches, rpm, total),
-                name="moecohort-push-progress",
-                daemon=True,
-            )
-            ticker.start()
             result = push_cohort(
                 self.df,
                 app,
                 name,
                 id_col=self.id_col,
                 action=action,  # type: ignore[arg-type]
-                progress=False,
+                progress=self._on_progress,
                 **self.push_options,
             )
             self.result = result
@@ -865,27 +843,16 @@ class PushPanel(widgets.VBox):
             self.error = err
             self.output.value = _bad(f"{type(err).__name__}: {err}")
         finally:
-            ticker_stop.set()
-            if ticker is not None:
-                ticker.join()
             self._finish_progress(total)
             self._set_busy(False)
             self._check_name()
             self._done.set()
 
-    def _tick(self, stop: threading.Event, batches: int, rpm: float, total: int) -> None:
-        """Move the bar along the pace the push must keep (an estimate: push_cohort has
-        no progress callback); the exact counts replace it when the push ends."""
-        expected_s = max(batches - 1, 0) * 60.0 / rpm
-        started = time.monotonic()
-        while not stop.wait(0.2):
-            elapsed = time.monotonic() - started
-            share = 0.95 if expected_s == 0 else min(0.95, elapsed / expected_s)
-            self.progress.value = int(total * share)
-            left = max(expected_s - elapsed, 0.0)
-            self.progress_label.value = _note(
-                f"{batches:,} requests at up to {rpm:g}/min: about {math.ceil(left)} s left"
-            )
+    def _on_progress(self, done: int, total: int) -> None:
+        """push_cohort's progress callback: users settled (accepted or failed) so far."""
+        self.progress.max = max(total, 1)
+        self.progress.value = min(done, total)
+        self.progress_label.value = _note(f"{done:,} of {total:,} users sent")
 
     def _finish_progress(self, total: int) -> None:
         result = self.result

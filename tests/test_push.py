@@ -795,6 +795,17 @@ def test_progress_bar(rsps, capsys):
     assert "users" in capsys.readouterr().err
 
 
+def test_progress_callback_counts_every_user(rsps):
+    server = serve(rsps, lambda n, doc, raw: (500, {}, "boom") if n == 1 else None)
+    calls: list[tuple[int, int]] = []
+    df = many(3)
+    result = push(df, progress=lambda done, total: calls.append((done, total)), max_retries=0)
+    assert calls[0] == (0, len(df))
+    assert calls[-1] == (len(df), len(df))  # accepted and failed users both move it
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+    assert result.members_accepted == len(server.added) < len(df)
+
+
 # --------------------------------------------------------------------------- check_connection
 @pytest.mark.parametrize(
     ("status", "body", "ok", "words"),
