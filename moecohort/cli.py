@@ -79,6 +79,65 @@ def credential_options(func: F) -> F:
     return func
 
 
+# Options shared by the commands that send (push, sync), as the Python functions share them.
+_sending_options = [
+    click.option("--id-col", default="uid", show_default=True, help="Column holding the user id."),
+    click.option(
+        "--wire-format", type=click.Choice(WIRE_FORMATS), default="segment_sync", show_default=True
+    ),
+    click.option("--cohort-id", help="Cohort id (default: derived from the name)."),
+    click.option(
+        "--rpm",
+        type=float,
+        default=DEFAULT_REQUESTS_PER_MINUTE,
+        show_default=True,
+        help="Requests per minute.",
+    ),
+    click.option(
+        "--max-in-flight", type=click.IntRange(min=1), help="Fixed cap on concurrent requests."
+    ),
+    click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True),
+    click.option(
+        "--failed-out", type=click.Path(dir_okay=False), help="Write failed users to this CSV."
+    ),
+    click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
+    click.option(
+        "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
+    ),
+]
+
+
+def sending_options(func: F) -> F:
+    for option in reversed(_sending_options):
+        func = option(func)
+    return func
+
+
+def _echo_result(result: Any, failed_out: str | None, as_json: bool, **extra: Any) -> None:
+    """Print a PushResult or SyncResult (table or JSON), write its failures, exit 1 if not ok."""
+    if failed_out and len(result.failed):
+        result.failed.to_csv(failed_out, index=False)
+    if as_json:
+        summary = {k: int(v) for k, v in result.summary()["count"].items()}
+        payload = {
+            "ok": result.ok,
+            "cohort_name": result.cohort_name,
+            "cohort_id": result.cohort_id,
+            "workspace_id": result.workspace_id,
+            "stopped_by": result.stopped_by,
+            "elapsed_s": round(result.elapsed_s, 3),
+            **extra,
+            **summary,
+        }
+        click.echo(json.dumps(payload, indent=2))
+    else:
+        click.echo(repr(result))
+        if failed_out and len(result.failed):
+            click.echo(f"failed users written to {failed_out}")
+    if not result.ok:
+        sys.exit(1)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="moecohort")
 @click.option("-v", "--verbose", count=True, help="Log what happens (-vv: every request).")
@@ -134,32 +193,10 @@ def overlap(source: str, destination: str, on: str, dest_on: str | None, as_json
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--cohort-name", "-n", required=True, help="Name of the cohort in the destination.")
 @credential_options
-@click.option("--id-col", default="uid", show_default=True, help="Column holding the user id.")
+@sending_options
 @click.option("--action", type=click.Choice(["add", "remove"]), default="add", show_default=True)
-@click.option(
-    "--wire-format", type=click.Choice(WIRE_FORMATS), default="segment_sync", show_default=True
-)
-@click.option("--cohort-id", help="Cohort id (default: derived from the name).")
 @click.option("--description", help="Cohort description (cohort_sync format only).")
-@click.option(
-    "--rpm",
-    type=float,
-    default=DEFAULT_REQUESTS_PER_MINUTE,
-    show_default=True,
-    help="Requests per minute.",
-)
-@click.option(
-    "--max-in-flight", type=click.IntRange(min=1), help="Fixed cap on concurrent requests."
-)
-@click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True)
 @click.option("--dry-run", is_flag=True, help="Validate and show the request plan; send nothing.")
-@click.option(
-    "--failed-out", type=click.Path(dir_okay=False), help="Write failed users to this CSV."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
-)
 @_friendly
 def push(
     file: str,
@@ -202,35 +239,7 @@ def push(
         dry_run=dry_run,
         progress="auto" if progress is None else progress,
     )
-    _report_push(result, failed_out, as_json)
-    if not result.ok:
-        sys.exit(1)
-
-
-def _report_push(result: Any, failed_out: str | None, as_json: bool) -> None:
-    if failed_out and len(result.failed):
-        result.failed.to_csv(failed_out, index=False)
-    if as_json:
-        summary = {k: int(v) for k, v in result.summary()["count"].items()}
-        click.echo(
-            json.dumps(
-                {
-                    "ok": result.ok,
-                    "dry_run": result.dry_run,
-                    "cohort_name": result.cohort_name,
-                    "cohort_id": result.cohort_id,
-                    "workspace_id": result.workspace_id,
-                    "stopped_by": result.stopped_by,
-                    "elapsed_s": round(result.elapsed_s, 3),
-                    **summary,
-                },
-                indent=2,
-            )
-        )
-    else:
-        click.echo(repr(result))
-        if failed_out and len(result.failed):
-            click.echo(f"failed users written to {failed_out}")
+    _echo_result(result, failed_out, as_json, dry_run=result.dry_run)
 
 
 # --------------------------------------------------------------------------- sync and history
@@ -238,7 +247,7 @@ def _report_push(result: Any, failed_out: str | None, as_json: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--cohort-name", "-n", required=True, help="Name of the cohort in the destination.")
 @credential_options
-@click.option("--id-col", default="uid", show_default=True, help="Column holding the user id.")
+@sending_options
 @click.option(
     "--state",
     type=click.Path(dir_okay=False),
@@ -250,21 +259,6 @@ def _report_push(result: Any, failed_out: str | None, as_json: bool) -> None:
     help="Send everyone again, or the last difference again.",
 )
 @click.option(
-    "--wire-format", type=click.Choice(WIRE_FORMATS), default="segment_sync", show_default=True
-)
-@click.option("--cohort-id", help="Cohort id (default: derived from the name).")
-@click.option(
-    "--rpm",
-    type=float,
-    default=DEFAULT_REQUESTS_PER_MINUTE,
-    show_default=True,
-    help="Requests per minute.",
-)
-@click.option(
-    "--max-in-flight", type=click.IntRange(min=1), help="Fixed cap on concurrent requests."
-)
-@click.option("--max-retries", type=click.IntRange(min=0), default=5, show_default=True)
-@click.option(
     "--wait",
     type=float,
     default=0,
@@ -272,13 +266,6 @@ def _report_push(result: Any, failed_out: str | None, as_json: bool) -> None:
     help="Seconds to wait for another sync of the cohort to end.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be added and removed; send nothing.")
-@click.option(
-    "--failed-out", type=click.Path(dir_okay=False), help="Write failed changes to this CSV."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
-)
 @_friendly
 def sync(
     file: str,
@@ -322,27 +309,15 @@ def sync(
         wait=wait,
         progress="auto" if progress is None else progress,
     )
-    if failed_out and len(result.failed):
-        result.failed.to_csv(failed_out, index=False)
-    if as_json:
-        summary = {k: int(v) for k, v in result.summary()["count"].items()}
-        payload = {
-            "ok": result.ok,
-            "status": result.status,
-            "run_id": result.run_id,
-            "mode": result.mode,
-            "cohort_name": result.cohort_name,
-            "cohort_id": result.cohort_id,
-            "workspace_id": result.workspace_id,
-            "resumed": result.resumed,
-            "elapsed_s": round(result.elapsed_s, 3),
-            **summary,
-        }
-        click.echo(json.dumps(payload, indent=2))
-    else:
-        click.echo(repr(result))
-    if not result.ok:
-        sys.exit(1)
+    _echo_result(
+        result,
+        failed_out,
+        as_json,
+        status=result.status,
+        run_id=result.run_id,
+        mode=result.mode,
+        resumed=result.resumed,
+    )
 
 
 @cli.command()

@@ -9,9 +9,11 @@ stays far below the size of the id list however long the input is.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import tempfile
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -180,22 +182,8 @@ class IdSpool:
         self.unique += cur.rowcount
 
     def chunks(self, size: int = CHUNK_ROWS) -> Iterator[pa.Array]:
-        """The distinct ids in id order, ``size`` at a time (keyset paging)."""
-        last: str | None = None
-        while True:
-            if last is None:
-                rows = self.conn.execute(
-                    f"SELECT uid FROM {self.qualified} ORDER BY uid LIMIT ?", (size,)
-                ).fetchall()
-            else:
-                rows = self.conn.execute(
-                    f"SELECT uid FROM {self.qualified} WHERE uid > ? ORDER BY uid LIMIT ?",
-                    (last, size),
-                ).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield pa.array([r[0] for r in rows], pa.large_string())
+        """The distinct ids in id order, ``size`` at a time."""
+        return page_uids(self.conn, self.qualified, size)
 
     def close(self) -> None:
         if self._own_dir is not None:
@@ -208,6 +196,29 @@ class IdSpool:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def page_uids(
+    conn: sqlite3.Connection,
+    table: str,
+    size: int = CHUNK_ROWS,
+    lock: threading.RLock | None = None,
+) -> Iterator[pa.Array]:
+    """Every uid of a table with a ``uid`` primary key, in uid order, ``size`` at a time.
+
+    Keyset paging (``WHERE uid > last``): each page is one short query, so other
+    threads may write to other tables of the connection in between (under ``lock``).
+    """
+    last = ""  # every uid sorts after the empty string, which is never an id
+    while True:
+        with lock or contextlib.nullcontext():
+            rows = conn.execute(
+                f"SELECT uid FROM {table} WHERE uid > ? ORDER BY uid LIMIT ?", (last, size)
+            ).fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield pa.array([r[0] for r in rows], pa.large_string())
 
 
 def spool(

@@ -47,7 +47,7 @@ from .push import (
     _progress_bar,
     send,
 )
-from .sources import CHUNK_ROWS, spool
+from .sources import CHUNK_ROWS, page_uids, spool
 
 __all__ = ["STATE_ENV", "SyncResult", "SyncState", "sync_changes", "sync_cohort", "sync_log"]
 
@@ -189,17 +189,7 @@ class SyncState:
 
     def page(self, table: str, size: int = CHUNK_ROWS) -> Iterator[pa.Array]:
         """All uids of a one-column table, in uid order, ``size`` at a time."""
-        last = ""
-        while True:
-            with self.lock:
-                rows = self.conn.execute(
-                    f"SELECT uid FROM {table} WHERE uid > ? ORDER BY uid LIMIT ?",
-                    (last, size),
-                ).fetchall()
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield pa.array([r[0] for r in rows], pa.large_string())
+        return page_uids(self.conn, table, size, self.lock)
 
 
 # --------------------------------------------------------------------------- results

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from moecohort._constants import PLACEHOLDER_IDS
+
 SEED = 20261120
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "samples"
 
@@ -85,34 +87,6 @@ N_B_DUPLICATED_IDS = 30  # IDs held by two profiles each
 # What pandas' read_csv turns into NaN by default (a subset of its default na_values).
 PANDAS_DEFAULT_NA = frozenset({"", "null", "N/A", "None", "NA", "n/a", "NULL", "nan", "NaN"})
 
-# MoEngage's list of IDs it never accepts (FACTS.md, "Identifiers"); compared trimmed and
-# case-insensitively. Kept here so the script needs nothing but numpy.
-MOENGAGE_REJECTED_IDS = frozenset(
-    {
-        "",
-        "unknown",
-        "guest",
-        "null",
-        "0",
-        "1",
-        "2",
-        "-1",
-        "-2",
-        "true",
-        "false",
-        "na",
-        "n/a",
-        "none",
-        "(empty)",
-        "id",
-        "uid",
-        "userid",
-        "user_id",
-        "customer_id",
-        "user_attribute_unique_id",
-        "dummy_seller_code",
-    }
-)
 
 FIRST_NAMES = [
     "Aaliyah", "Aarav", "Amara", "Ana", "Andrea", "Ben", "Camille", "Carlos", "Chen",
@@ -403,7 +377,7 @@ def build_b(rng, mids: InternalIds, people: list[dict]) -> list[list[str]]:
 
 # --- counts for the README -----------------------------------------------------------------
 def is_rejected(text: str) -> bool:
-    return text.strip().lower() in MOENGAGE_REJECTED_IDS
+    return text.strip().lower() in PLACEHOLDER_IDS
 
 
 def quirk_counts(a_rows: list[list[str]], b_rows: list[list[str]]) -> dict[str, int]:

@@ -12,6 +12,15 @@ import pytest
 pytest_plugins = ["moecohort.emulator.pytest_plugin"]
 
 
+@pytest.fixture
+def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Retries wait milliseconds instead of seconds (the backoff logic is unchanged)."""
+    from moecohort.transport import Transport
+
+    monkeypatch.setattr(Transport, "backoff_base_s", 0.001)
+    monkeypatch.setattr(Transport, "backoff_cap_s", 0.004)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []

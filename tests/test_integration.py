@@ -8,11 +8,11 @@ and a PushResult that accounts for every id.
 from __future__ import annotations
 
 import itertools
-import uuid
 
 import pandas as pd
 import pyarrow as pa
 import pytest
+from support import ids
 
 import moecohort as mc
 from moecohort.payload import Envelope, cohort_id_for, pack
@@ -23,14 +23,7 @@ KEY = "integration-key-5d1e8b"
 FAST = 60_000  # requests per minute: the client's pacing never gets in the way
 
 
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Transport, "backoff_base_s", 0.005)
-    monkeypatch.setattr(Transport, "backoff_cap_s", 0.02)
-
-
-def ids(n: int, seed: int = 0) -> list[str]:
-    return [str(uuid.UUID(int=(seed << 64) + i)) for i in range(n)]
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ from moecohort import (
     push_cohort,
 )
 from moecohort._constants import MAX_BODY_BYTES, SUCCESS_MESSAGE
-from moecohort.transport import Transport
 
 KEY = "secret-key-0123456789"
 B64 = base64.b64encode(f"WS:{KEY}".encode()).decode()
@@ -124,10 +123,7 @@ class Server:
             self.accepted_bodies.append(doc)
 
 
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch):
-    monkeypatch.setattr(Transport, "backoff_base_s", 0.001)
-    monkeypatch.setattr(Transport, "backoff_cap_s", 0.004)
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 @pytest.fixture

@@ -10,30 +10,22 @@ import subprocess
 import sys
 import textwrap
 import time
-import uuid
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import ids
 
 import moecohort as mc
 from moecohort.sync import SyncState, sync_changes, sync_cohort, sync_log
-from moecohort.transport import Transport
 
 KEY = "sync-test-key-93c1f0"
 FAST = 60_000
 
 
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Transport, "backoff_base_s", 0.005)
-    monkeypatch.setattr(Transport, "backoff_cap_s", 0.02)
-
-
-def ids(n: int, seed: int = 0) -> list[str]:
-    return [str(uuid.UUID(int=(seed << 64) + i)) for i in range(n)]
+pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
 USERS = ids(40_000)
