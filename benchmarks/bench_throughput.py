@@ -33,7 +33,7 @@ def free_port() -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rpm", type=float, default=900.0, help="R, requests per minute")
-    parser.add_argument("--requests", type=int, default=300, help="bodies per run")
+    parser.add_argument("--requests", type=int, default=600, help="bodies per run")
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.05, 0.3, 1.0])
     parser.add_argument(
         "--window-run",
