@@ -9,9 +9,10 @@ emulator lives in :mod:`moecohort.emulator`.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import logging as _logging
 
 from . import accessor as _accessor  # noqa: F401  (registers df.moe)
+from ._constants import VERSION as __version__
 from .credentials import (
     AppCredentials,
     ProfileStore,
@@ -102,3 +103,6 @@ __all__ = [
     "sync_log",
     "validate_cohort_name",
 ]
+
+# A library never prints by itself: logging stays silent until the application configures it.
+_logging.getLogger("moecohort").addHandler(_logging.NullHandler())

@@ -7,6 +7,9 @@ catch the client's mistakes. Source: ``FACTS.md`` (MoEngage's public API referen
 
 from __future__ import annotations
 
+#: The package version (pyproject.toml reads it from here).
+VERSION = "0.1.0"
+
 #: Data center code -> region, as MoEngage documents them.
 DATA_CENTERS: dict[str, str] = {
     "01": "US",

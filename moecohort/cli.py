@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,31 +17,65 @@ from typing import Any, TypeVar
 
 import click
 import pandas as pd
+import pyarrow as pa
 
 from . import __version__
 from ._constants import DATA_CENTERS, DEFAULT_REQUESTS_PER_MINUTE
-from .credentials import AppCredentials, ProfileStore, get_credentials
-from .errors import MoEngageError
+from .credentials import AppCredentials, ProfileStore, get_credentials, normalize_data_center
+from .errors import ConfigurationError, MoEngageError
 from .payload import WIRE_FORMATS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _friendly(func: F) -> F:
-    """Turn expected errors into one line and exit status 1."""
+    """Turn errors into one line and exit status 1 (``-v`` shows the traceback of
+    unexpected ones). A push or sync that stopped still prints what it did."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except MoEngageError as exc:
-            raise click.ClickException(str(exc).splitlines()[0] if str(exc) else repr(exc)) from exc
+            line = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            partial = getattr(exc, "result", None)
+            if partial is not None and hasattr(partial, "summary"):
+                click.echo(f"Error: {line}", err=True)
+                _echo_result(partial, kwargs.get("failed_out"), kwargs.get("as_json", False))
+            raise click.ClickException(line) from exc
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             raise click.ClickException(f"{exc.strerror}: {exc.filename}") from exc
-        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        except (
+            pd.errors.ParserError,
+            pd.errors.EmptyDataError,
+            UnicodeDecodeError,
+            pa.ArrowException,
+        ) as exc:
             raise click.ClickException(f"could not read the file: {exc}") from exc
+        except sqlite3.Error as exc:
+            raise click.ClickException(f"the sync state file could not be used: {exc}") from exc
+        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
+            raise
+        except Exception as exc:
+            if _verbose():
+                raise
+            raise click.ClickException(
+                f"unexpected error: {type(exc).__name__}: {exc} (run with -v for details)"
+            ) from exc
 
     return wrapper  # type: ignore[return-value]
+
+
+def _data_center(value: str) -> str:
+    try:
+        return normalize_data_center(value)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+def _verbose() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx and ctx.find_root().params.get("verbose"))
 
 
 def read_table(path: str | Path, id_col: str | None = None) -> pd.DataFrame:
@@ -58,7 +93,16 @@ def read_table(path: str | Path, id_col: str | None = None) -> pd.DataFrame:
 
 
 def _app(profile: str | None, env_prefix: str | None) -> AppCredentials:
-    return get_credentials(profile=profile, env_prefix=env_prefix)
+    try:
+        return get_credentials(profile=profile, env_prefix=env_prefix)
+    except ConfigurationError:
+        if profile or env_prefix:
+            raise
+        raise click.ClickException(
+            "no credentials given: pass --profile NAME (save one with `moecohort profiles add "
+            "NAME`) or --env PREFIX (reads PREFIX_WORKSPACE_ID, PREFIX_DATA_API_KEY, "
+            "PREFIX_DATA_CENTER), or set the MOECOHORT_* variables"
+        ) from None
 
 
 _credential_options = [
@@ -222,10 +266,9 @@ def push(
     """
     from .push import push_cohort
 
-    df = read_table(file, id_col)
     app = None if (dry_run and not profile and not env_prefix) else _app(profile, env_prefix)
     result = push_cohort(
-        df,
+        file,  # read in chunks, de-duplicated on disk: any file size works
         app,
         cohort_name,
         id_col=id_col,
@@ -380,9 +423,9 @@ def profiles() -> None:
 @click.option("--workspace-id", prompt="Workspace ID", help="Destination Workspace ID (App ID).")
 @click.option(
     "--data-center",
-    type=click.Choice(list(DATA_CENTERS)),
     default="01",
     show_default=True,
+    callback=lambda ctx, param, value: _data_center(value),
     prompt="Data center (" + ", ".join(f"{k} {v}" for k, v in DATA_CENTERS.items()) + ")",
 )
 @click.option("--base-url", help="Override the API host (an emulator or a proxy).")

@@ -276,8 +276,10 @@ def _validate_workspace_id(value: object) -> str:
     if not text:
         raise ConfigurationError("workspace_id is empty: give the destination's workspace ID")
     # The value is not echoed: a pasted "WORKSPACE:KEY" or "WORKSPACE KEY" holds a secret.
-    if any(ch.isspace() for ch in text) or not text.isprintable():
-        raise ConfigurationError("workspace_id must not contain whitespace or control characters")
+    if any(ch.isspace() for ch in text) or not text.isprintable() or not text.isascii():
+        raise ConfigurationError(
+            "workspace_id must be plain ASCII, without whitespace or control characters"
+        )
     if ":" in text:
         raise ConfigurationError(
             "workspace_id must not contain ':' (it is the HTTP Basic auth user name); "
@@ -301,9 +303,10 @@ def _validate_key(value: object) -> SecretStr:
             "data_api_key is empty: copy the Data API key from the MoEngage dashboard "
             "(Settings > Account > APIs > Data API)"
         )
-    if any(ch.isspace() for ch in raw) or not raw.isprintable():
+    if any(ch.isspace() for ch in raw) or not raw.isprintable() or not raw.isascii():
         raise ConfigurationError(
-            "data_api_key contains whitespace or control characters (a copy-paste error?)"
+            "data_api_key contains whitespace, control or non-ASCII characters (a copy-paste "
+            "error, such as a typographic dash?)"
         )
     return SecretStr(raw)
 
@@ -654,8 +657,10 @@ class ProfileStore:
 
     def _unknown(self, name: str, known: builtins.list[str]) -> ConfigurationError:
         listed = ", ".join(repr(n) for n in known) if known else "none yet"
+        # A long "name" may be a key passed where a profile name goes: never echo it whole.
+        shown = repr(name) if len(name) <= 16 else f"{mask_secret(name)!r} (shown masked)"
         return ConfigurationError(
-            f"Unknown profile {name!r}. Known profiles: {listed} (in {self._path}). "
+            f"Unknown profile {shown}. Known profiles: {listed} (in {self._path}). "
             f"Add one with: {_ADD_HINT}"
         )
 

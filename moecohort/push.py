@@ -14,6 +14,8 @@ import collections
 import contextlib
 import html
 import logging
+import math
+import signal
 import sys
 import threading
 import time
@@ -117,8 +119,11 @@ class PushResult:
     def raise_for_status(self) -> PushResult:
         """Raise :class:`~moecohort.PushFailedError` unless every user was accepted."""
         if not self.ok:
+            total = self.members_accepted + self.members_failed
+            if self.dry_run:
+                total = self.members_planned + self.members_failed
             raise PushFailedError(
-                f"{self.members_failed:,} of {self.members_planned + self.members_failed:,} "
+                f"{self.members_failed:,} of {total:,} "
                 f"users were not accepted for cohort {self.cohort_name!r}"
                 + (f" (stopped: {self.stopped_by})" if self.stopped_by else "")
                 + "; see result.failed",
@@ -285,13 +290,22 @@ def push_cohort(
     from .sources import is_stream, spool
 
     started = time.monotonic()
-    settings = _check_settings(action, wire_format, requests_per_minute, max_in_flight, max_retries)
+    settings = _check_settings(
+        action, wire_format, requests_per_minute, max_in_flight, max_retries, timeout
+    )
+    timeout = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)  # type: ignore[assignment]
     validate_cohort_name(cohort_name)
     cohort_id = _check_cohort_id(cohort_id, cohort_name)
     if description is not None and not isinstance(description, str):
         raise InputError("description must be text or None.")
+    if description is not None and wire_format == "segment_sync":
+        log.warning(
+            "description is only sent in the cohort_sync wire format; it is ignored with "
+            "segment_sync (pass wire_format='cohort_sync' to send it)"
+        )
     creds = None if (dry_run and app is None) else get_credentials(app)
     envelope = Envelope(wire_format, cohort_name, cohort_id, description)  # type: ignore[arg-type]
+    check_envelope(envelope)
     empty = pa.array([], pa.large_string())
 
     stored = None
@@ -477,7 +491,16 @@ def _check_settings(
     requests_per_minute: float,
     max_in_flight: int | None,
     max_retries: int,
+    timeout: Any = (10.0, 60.0),
 ) -> dict[str, int]:
+    parts = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
+    if len(parts) != 2 or not all(
+        isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < math.inf for t in parts
+    ):
+        raise ConfigurationError(
+            "timeout must be seconds (a positive number) or a (connect, read) pair of them, "
+            f"not {timeout!r}."
+        )
     if action not in ("add", "remove"):
         raise InputError(f"action must be 'add' or 'remove', not {action!r}.")
     if wire_format not in WIRE_FORMATS:
@@ -505,6 +528,16 @@ def _check_settings(
     return {"workers": max_in_flight or DEFAULT_MAX_IN_FLIGHT}
 
 
+def check_envelope(envelope: Envelope) -> None:
+    """Refuse a cohort name, id or description so long that little room is left for users."""
+    overhead = max(envelope.overhead(action="add"), envelope.overhead(action="remove"))
+    if overhead > MAX_BODY_BYTES // 2:
+        raise InputError(
+            f"The cohort name, cohort_id and description take {overhead:,} bytes of each "
+            f"{MAX_BODY_BYTES:,}-byte request; shorten them."
+        )
+
+
 def _check_cohort_id(cohort_id: str | None, cohort_name: str) -> str:
     if cohort_id is None:
         return cohort_id_for(cohort_name)
@@ -514,12 +547,27 @@ def _check_cohort_id(cohort_id: str | None, cohort_name: str) -> str:
 
 
 # --------------------------------------------------------------------------- failures
+@dataclass(frozen=True)
+class _FailedPart:
+    ids: pa.Array
+    status: int | None
+    error_type: str | None
+    message: str | None
+    request_id: str | None
+    op: str
+
+
 class _Failures:
     """Collects failed users, batch by batch, thread-safely. With ``with_op`` (mirror
-    sync) each row also says whether it was an ``add`` or a ``remove``."""
+    sync) each row also says whether it was an ``add`` or a ``remove``.
+
+    Ids stay in their pyarrow arrays and the per-batch fields are stored once per
+    batch (categoricals in the frame), so even millions of failed users (a stopped
+    10M-id push) take little more memory than their ids.
+    """
 
     def __init__(self, *, with_op: bool = False) -> None:
-        self._parts: list[pd.DataFrame] = []
+        self._parts: list[_FailedPart] = []
         self._lock = threading.Lock()
         self.with_op = with_op
         self.count = 0
@@ -533,22 +581,12 @@ class _Failures:
         request_id: str | None = None,
         op: str = "add",
     ) -> None:
-        n = len(ids)
-        if n == 0:
+        if len(ids) == 0:
             return
-        columns = {
-            "uid": pd.array(ids.to_pylist(), dtype="string"),
-            "status": pd.array([status] * n, dtype="Int64"),
-            "error_type": pd.array([error_type] * n, dtype="string"),
-            "message": pd.array([message] * n, dtype="string"),
-            "request_id": pd.array([request_id] * n, dtype="string"),
-        }
-        if self.with_op:
-            columns = {"op": pd.array([op] * n, dtype="string"), **columns}
-        part = pd.DataFrame(columns)
+        part = _FailedPart(ids, status, error_type, message, request_id, op)
         with self._lock:
             self._parts.append(part)
-            self.count += n
+            self.count += len(ids)
 
     def oversize(self, plan: Plan) -> None:
         pairs = (
@@ -568,16 +606,38 @@ class _Failures:
 
     def count_of(self, error_type: str) -> int:
         with self._lock:
-            return sum(int((p["error_type"] == error_type).sum()) for p in self._parts)
+            return sum(len(p.ids) for p in self._parts if p.error_type == error_type)
 
     def frame(self) -> pd.DataFrame:
         with self._lock:
-            if self._parts:
-                return pd.concat(self._parts, ignore_index=True)
-        empty = _failed_frame([])
+            parts = list(self._parts)
+        if not parts:
+            empty = _failed_frame([])
+            if self.with_op:
+                empty.insert(0, "op", pd.Categorical([], categories=["add", "remove"]))
+            return empty
+        from .identifiers import _string_array
+
+        lengths = np.array([len(p.ids) for p in parts])
+        ids = pa.chunked_array([p.ids.cast(pa.large_string()) for p in parts])
+        statuses = np.repeat([p.status if p.status is not None else 0 for p in parts], lengths)
+        missing = np.repeat([p.status is None for p in parts], lengths)
+        columns: dict[str, Any] = {}
         if self.with_op:
-            empty.insert(0, "op", pd.array([], dtype="string"))
-        return empty
+            columns["op"] = _repeat_categorical([p.op for p in parts], lengths)
+        columns["uid"] = _string_array(ids)
+        columns["status"] = pd.arrays.IntegerArray(statuses.astype("int64"), missing)
+        for name in ("error_type", "message", "request_id"):
+            columns[name] = _repeat_categorical([getattr(p, name) for p in parts], lengths)
+        return pd.DataFrame(columns)
+
+
+def _repeat_categorical(values: list[str | None], lengths: np.ndarray) -> pd.Categorical:
+    """One value per part, repeated ``lengths`` times, as a categorical (None -> missing)."""
+    categories = sorted({v for v in values if v is not None})
+    code_of = {v: i for i, v in enumerate(categories)}
+    codes = np.repeat([code_of[v] if v is not None else -1 for v in values], lengths)
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def _failed_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
@@ -639,46 +699,75 @@ class Runner:
         self._producing = True
 
     def run(self, jobs: Iterable[Job]) -> None:
-        """Send every (plan, batch) job; returns when all are settled."""
+        """Send every (plan, batch) job; returns when all are settled.
+
+        In the main thread, a first Ctrl-C (or a Jupyter "interrupt kernel") stops the
+        run gracefully: nothing more is sent and every remaining user is accounted as
+        not sent. A second Ctrl-C raises KeyboardInterrupt at once.
+        """
         threads: list[threading.Thread] = []
-        try:
-            pending = iter(jobs)
-            first = next(pending, None)
-            if first is None:
-                return
-            with self._cv:
-                self._outstanding += 1
-            self._process(first)
-            threads = [
-                threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
-                for i in range(self.workers)
-            ]
-            for t in threads:
-                t.start()
-            for job in pending:
+        with self._interruptible():
+            try:
+                pending = iter(jobs)
+                first = next(pending, None)
+                if first is None:
+                    return
                 with self._cv:
-                    # Bounded look-ahead, so streamed plans stay small in memory.
-                    while len(self._queue) >= 2 * self.workers and self.fatal is None:
-                        self._cv.wait(0.5)
-                    self._queue.append(job)
                     self._outstanding += 1
-                    self._cv.notify()
-        except KeyboardInterrupt:
+                self._process(first)
+                threads = [
+                    threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
+                    for i in range(self.workers)
+                ]
+                for t in threads:
+                    t.start()
+                while True:
+                    with self._cv:
+                        # Bounded look-ahead, so streamed plans stay small in memory
+                        # (once stopped, the rest is only accounted for: no need to wait).
+                        while len(self._queue) >= 2 * self.workers and self.stopped_by is None:
+                            self._cv.wait(0.5)
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    with self._cv:
+                        self._queue.append(job)
+                        self._outstanding += 1
+                        self._cv.notify()
+            finally:
+                with self._cv:
+                    self._producing = False
+                    self._cv.notify_all()
+                if not threads:  # stopped before the workers started: drain here
+                    self._work()
+                for t in threads:
+                    t.join()
+                if self.progress is not None:
+                    self.progress.close()
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Turn the first SIGINT into a graceful stop while the run is in progress."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.stopped_by == "interrupted by the user":
+                raise KeyboardInterrupt  # second press: stop now
+            log.warning("interrupted: stopping (press Ctrl-C again to abort at once)")
             self._stop(None, "interrupted by the user")
-            for job in pending:  # account for everything left, without sending it
-                with self._cv:
-                    self._queue.append(job)
-                    self._outstanding += 1
+
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            yield
+            return
+        try:
+            yield
         finally:
-            with self._cv:
-                self._producing = False
-                self._cv.notify_all()
-            if not threads:  # interrupted before the workers started: drain here
-                self._work()
-            for t in threads:
-                t.join()
-            if self.progress is not None:
-                self.progress.close()
+            signal.signal(signal.SIGINT, previous)
 
     def _next(self) -> Job | object:
         with self._cv:
@@ -778,7 +867,10 @@ class Runner:
         for ids, op in ((adds, "add"), (removes, "remove")):
             self.failures.add(ids, status, error_type, message, request_id, op=op)
         if self.on_failure is not None:
-            self.on_failure(plan, batch)
+            try:
+                self.on_failure(plan, batch)
+            except Exception:  # the users are accounted for above: never count them twice
+                log.exception("the on_failure callback failed")
         self._tick(batch)
 
     def _tick(self, batch: Batch) -> None:
@@ -914,7 +1006,10 @@ def check_connection(
         rate_limit=rate,
     )
     status = reply.status
-    if status == 400:
+    body = reply.body if isinstance(reply.body, dict) else {}
+    envelope = body.get("status") == "fail" or isinstance(body.get("error"), dict)
+    if status == 400 and envelope:
+        # The body was rejected in MoEngage's own words, so authentication had passed.
         msg = f"credentials accepted by {creds.host} (workspace {creds.workspace_id})"
         return ConnectionCheck(ok=True, message=msg, **base)  # type: ignore[arg-type]
     if status is not None and 200 <= status < 300:

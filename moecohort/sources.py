@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from .errors import InputError
 from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_ids
 
-__all__ = ["IdSpool", "id_chunks", "is_stream"]
+__all__ = ["AllAnonymousError", "EmptyInputError", "IdSpool", "id_chunks", "is_stream", "spool"]
 
 #: Rows read per chunk from files and readers.
 CHUNK_ROWS = 50_000
@@ -87,7 +87,7 @@ def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.Chunke
             batches = pf.iter_batches(batch_size=chunk_rows, columns=[id_col], use_threads=False)
             for batch in batches:
                 yield _canonical(batch.column(0), id_col)
-    elif name.endswith((".csv", ".csv.gz", ".tsv", ".tsv.gz", ".txt")):
+    elif _is_text_table(name):
         sep = "\t" if ".tsv" in name else ","
         header = pd.read_csv(path, sep=sep, nrows=0)
         require_column(header, id_col, where=path.name)
@@ -99,9 +99,19 @@ def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.Chunke
                 yield to_arrow_ids(chunk[id_col], column=id_col, frame=chunk)
     else:
         raise InputError(
-            f"Cannot read {path.name}: give a .parquet or .csv file (or a DataFrame, an "
-            "iterator of DataFrames, or a pyarrow RecordBatchReader)."
+            f"Cannot read {path.name}: give a .parquet or .csv/.tsv file (compressed or not), "
+            "or a DataFrame, an iterator of DataFrames, or a pyarrow RecordBatchReader."
         )
+
+
+_COMPRESSIONS = ("", ".gz", ".bz2", ".zip", ".xz", ".zst")
+
+
+def _is_text_table(name: str) -> bool:
+    """A CSV or TSV file, optionally compressed (pandas reads the compression)."""
+    return any(
+        name.endswith(ext + comp) for ext in (".csv", ".tsv", ".txt") for comp in _COMPRESSIONS
+    )
 
 
 def _check_schema(schema: pa.Schema, id_col: str, where: str) -> None:
@@ -221,16 +231,26 @@ def page_uids(
         yield pa.array([r[0] for r in rows], pa.large_string())
 
 
+class EmptyInputError(InputError):
+    """The input has no rows at all."""
+
+
+class AllAnonymousError(InputError):
+    """Every id in the input is anonymous (missing, blank or a placeholder)."""
+
+
 def spool(
     data: Any,
     id_col: str,
     *,
     placeholders: Iterable[str] | None = None,
     conn: sqlite3.Connection | None = None,
+    allow_empty: bool = False,
 ) -> IdSpool:
     """Read a whole input (streamed or a DataFrame) into an :class:`IdSpool`.
 
-    Raises :class:`InputError` for an empty input and for one with no usable id.
+    Raises :class:`EmptyInputError` for an input without rows and
+    :class:`AllAnonymousError` for one with no usable id, unless ``allow_empty``.
     """
     store = IdSpool(conn)
     try:
@@ -247,11 +267,13 @@ def spool(
 
             series = _as_series(data)
             store.add(to_arrow_ids(series, column=id_col), placeholders)
+        if allow_empty:
+            return store
         if store.rows == 0:
-            raise InputError("The input is empty: there is nobody to push.")
+            raise EmptyInputError("The input is empty: there is nobody to push.")
         if store.unique == 0:
             detail = ", ".join(f"{n:,} {r}" for r, n in store.anonymous_by_reason.items() if n)
-            raise InputError(
+            raise AllAnonymousError(
                 f"Every one of the {store.rows:,} ids in column {id_col!r} is anonymous "
                 f"({detail}); anonymous users cannot be synced. Is this the right id column?",
                 column=id_col,

@@ -45,6 +45,7 @@ from .push import (
     _check_settings,
     _Failures,
     _progress_bar,
+    check_envelope,
     send,
 )
 from .sources import CHUNK_ROWS, page_uids, spool
@@ -158,7 +159,17 @@ class SyncState:
         self.close()
 
     # -- queries used by sync_cohort and the faces
-    def cohort_key(self, app: AppCredentials, cohort_id: str, cohort_name: str) -> int:
+    def cohort_key(
+        self, app: AppCredentials, cohort_id: str, cohort_name: str, *, create: bool = True
+    ) -> int | None:
+        """The state's key for a destination cohort (None if unknown and not ``create``)."""
+        if not create:
+            with self.lock:
+                found = self.conn.execute(
+                    "SELECT id FROM cohorts WHERE host = ? AND workspace_id = ? AND cohort_id = ?",
+                    (app.host, app.workspace_id, cohort_id),
+                ).fetchone()
+            return None if found is None else int(found[0])
         with self.lock, self.conn:
             now = _now()
             self.conn.execute(
@@ -356,12 +367,20 @@ def sync_cohort(
     returns counts, samples and the request plan, sending and recording nothing.
 
     ``data`` is anything :func:`push_cohort` takes, streamed inputs included.
+
+    Users the destination does not know are accepted by the API (MoEngage never
+    creates users) and so recorded as members: if they sign up in the destination
+    later, a diff run will not send them again. Filter with
+    :func:`keep_in_destination` first, or run ``resync="all"`` from time to time.
     ``state`` is a :class:`SyncState` or a path (default: :func:`default_state_path`).
     An input with no usable id is refused unless ``allow_empty=True``, which
     removes everyone.
     """
     started = time.monotonic()
-    settings = _check_settings("add", wire_format, requests_per_minute, max_in_flight, max_retries)
+    settings = _check_settings(
+        "add", wire_format, requests_per_minute, max_in_flight, max_retries, timeout
+    )
+    timeout = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)  # type: ignore[assignment]
     if resync not in (None, "all", "last_diff"):
         raise InputError(f"resync must be None, 'all' or 'last_diff', not {resync!r}.")
     validate_cohort_name(cohort_name)
@@ -370,8 +389,8 @@ def sync_cohort(
     store = state if isinstance(state, SyncState) else SyncState(state)
     owns_store = not isinstance(state, SyncState)
     try:
-        key = store.cohort_key(creds, cohort_id, cohort_name)
-        lock = None if dry_run else _acquire(store, key, cohort_name, wait)
+        key = store.cohort_key(creds, cohort_id, cohort_name, create=not dry_run)
+        lock = None if dry_run else _acquire(store, key, cohort_name, wait)  # type: ignore[arg-type]
         try:
             return _sync(
                 data,
@@ -427,7 +446,7 @@ def _sync(
     data: Any,
     creds: AppCredentials,
     store: SyncState,
-    key: int,
+    key: int | None,
     *,
     cohort_name: str,
     cohort_id: str,
@@ -462,7 +481,7 @@ def _sync(
             log.warning("the previous sync of %r did not finish; resuming after it", cohort_name)
 
     with store.lock:
-        desired = _spool_desired(data, id_col, placeholders, conn, allow_empty)
+        desired = spool(data, id_col, placeholders=placeholders, conn=conn, allow_empty=allow_empty)
         # "Last difference": the latest run that changed something (a full resync aside).
         previous = conn.execute(
             "SELECT max(run_id) FROM runs WHERE cohort = ? AND status != 'running'"
@@ -492,6 +511,7 @@ def _sync(
         resumed=resumed,
     )
     envelope = Envelope(wire_format, cohort_name, cohort_id)  # type: ignore[arg-type]
+    check_envelope(envelope)
     plan = StreamedPlan(
         envelope,
         lambda: store.page("temp.to_add"),
@@ -547,73 +567,87 @@ def _sync(
             f"{n_remove:,}",
             f"{unchanged:,}",
         )
-        added, removed = Counter(), Counter()
+        try:
+            added, removed = Counter(), Counter()
 
-        def acknowledged(piece: Plan, batch: Batch, reply: Reply) -> None:
-            adds, removes = piece.ids(batch)
-            with store.lock, conn:  # one transaction per acknowledged request
-                if len(adds):
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO members (cohort, uid) VALUES (?, ?)",
-                        ((key, u) for u in adds.to_pylist()),
+            def acknowledged(piece: Plan, batch: Batch, reply: Reply) -> None:
+                adds, removes = piece.ids(batch)
+                with store.lock, conn:  # one transaction per acknowledged request
+                    if len(adds):
+                        conn.executemany(
+                            "INSERT OR IGNORE INTO members (cohort, uid) VALUES (?, ?)",
+                            ((key, u) for u in adds.to_pylist()),
+                        )
+                    if len(removes):
+                        conn.executemany(
+                            "DELETE FROM members WHERE cohort = ? AND uid = ?",
+                            ((key, u) for u in removes.to_pylist()),
+                        )
+                    conn.execute(
+                        "UPDATE runs SET added = added + ?, removed = removed + ? WHERE run_id = ?",
+                        (len(adds), len(removes), run_id),
                     )
-                if len(removes):
+                added.add(len(adds))
+                removed.add(len(removes))
+
+            def jobs() -> Iterator[Job]:
+                for piece, batches in plan.pieces():
+                    failures.oversize(piece)
+                    for batch in batches:
+                        yield piece, batch
+
+            sent = None
+            if n_add or n_remove:
+                sent = send(
+                    creds,
+                    jobs(),
+                    on_success=acknowledged,
+                    failures=failures,
+                    wire_format=wire_format,
+                    requests_per_minute=requests_per_minute,
+                    workers=workers,
+                    max_retries=max_retries,
+                    timeout=timeout,
+                    progress=_progress_bar(progress, n_add + n_remove, f"sync {cohort_name}"),
+                )
+                sent.fill(result)
+            result.added, result.removed = added.value, removed.value
+            result.failed = failures.frame()
+            result.elapsed_s = time.monotonic() - started
+            with store.lock, conn:
+                if len(result.failed):
                     conn.executemany(
-                        "DELETE FROM members WHERE cohort = ? AND uid = ?",
-                        ((key, u) for u in removes.to_pylist()),
+                        "INSERT INTO run_failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            (run_id, *(_sql_value(v) for v in row))
+                            for row in result.failed[
+                                ["op", "uid", "status", "error_type", "message", "request_id"]
+                            ]
+                            .astype(object)
+                            .itertuples(index=False)
+                        ),
                     )
                 conn.execute(
-                    "UPDATE runs SET added = added + ?, removed = removed + ? WHERE run_id = ?",
-                    (len(adds), len(removes), run_id),
-                )
-            added.add(len(adds))
-            removed.add(len(removes))
-
-        def jobs() -> Iterator[Job]:
-            for piece, batches in plan.pieces():
-                failures.oversize(piece)
-                for batch in batches:
-                    yield piece, batch
-
-        sent = None
-        if n_add or n_remove:
-            sent = send(
-                creds,
-                jobs(),
-                on_success=acknowledged,
-                failures=failures,
-                wire_format=wire_format,
-                requests_per_minute=requests_per_minute,
-                workers=workers,
-                max_retries=max_retries,
-                timeout=timeout,
-                progress=_progress_bar(progress, n_add + n_remove, f"sync {cohort_name}"),
-            )
-            sent.fill(result)
-        result.added, result.removed = added.value, removed.value
-        result.failed = failures.frame()
-        result.elapsed_s = time.monotonic() - started
-        with store.lock, conn:
-            if len(result.failed):
-                conn.executemany(
-                    "INSERT INTO run_failures VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "UPDATE runs SET status = ?, finished_at = ?, failed = ?, requests = ?,"
+                    " message = ? WHERE run_id = ?",
                     (
-                        (run_id, r.op, r.uid, _int(r.status), r.error_type, r.message, r.request_id)
-                        for r in result.failed.astype(object).itertuples(index=False)
+                        result.status,
+                        _now(),
+                        result.members_failed,
+                        result.requests,
+                        result.stopped_by,
+                        run_id,
                     ),
                 )
-            conn.execute(
-                "UPDATE runs SET status = ?, finished_at = ?, failed = ?, requests = ?,"
-                " message = ? WHERE run_id = ?",
-                (
-                    result.status,
-                    _now(),
-                    result.members_failed,
-                    result.requests,
-                    result.stopped_by,
-                    run_id,
-                ),
-            )
+        except BaseException as exc:
+            # Whatever stopped us, the run must not stay "running": the next run resumes it.
+            with store.lock, conn:
+                conn.execute(
+                    "UPDATE runs SET status = 'error', finished_at = ?, message = ?"
+                    " WHERE run_id = ?",
+                    (_now(), f"{type(exc).__name__}: {exc}"[:500], run_id),
+                )
+            raise
         log.info("%s", result._headline())
         if sent is not None and sent.fatal is not None:
             sent.fatal.result = result  # type: ignore[assignment]
@@ -625,28 +659,14 @@ def _sync(
                 conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
 
-def _int(value: Any) -> int | None:
-    return None if value is None or pd.isna(value) else int(value)
+def _sql_value(value: Any) -> Any:
+    """A DataFrame cell as SQLite takes it: missing -> NULL, numpy scalars -> Python."""
+    if value is None or value is pd.NA or (isinstance(value, float) and value != value):
+        return None
+    return value.item() if hasattr(value, "item") else value
 
 
-def _spool_desired(
-    data: Any,
-    id_col: str,
-    placeholders: Iterable[str] | None,
-    conn: sqlite3.Connection,
-    allow_empty: bool,
-) -> Any:
-    try:
-        return spool(data, id_col, placeholders=placeholders, conn=conn)
-    except InputError as exc:
-        if not allow_empty or ("anonymous" not in str(exc) and "empty" not in str(exc)):
-            raise
-        from .sources import IdSpool
-
-        return IdSpool(conn)  # an empty desired set: everyone is removed
-
-
-def _diff(conn: sqlite3.Connection, key: int, mode: str, previous: int | None) -> None:
+def _diff(conn: sqlite3.Connection, key: int | None, mode: str, previous: int | None) -> None:
     """Fill temp.to_add and temp.to_remove from temp.spool (desired) and members (known)."""
     conn.execute("DROP TABLE IF EXISTS temp.to_add")
     conn.execute("DROP TABLE IF EXISTS temp.to_remove")

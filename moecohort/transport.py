@@ -10,6 +10,7 @@ the common limiters do together.
 
 from __future__ import annotations
 
+import base64
 import collections
 import email.utils
 import json
@@ -23,15 +24,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 
-from . import __version__
 from ._constants import (
     DEFAULT_REQUESTS_PER_MINUTE,
     HEADER_APPKEY,
     HEADER_PARTNER,
     PARTNER_MOENGAGE,
     RATE_WINDOW_S,
+    VERSION,
 )
 from .credentials import AppCredentials
 from .errors import ConfigurationError
@@ -47,9 +49,29 @@ DEFAULT_MAX_IN_FLIGHT = 16
 MAX_IN_FLIGHT_LIMIT = 64
 #: Longest wait honoured from a ``Retry-After`` header; longer asks are shortened (and logged).
 MAX_RETRY_AFTER_S = 120.0
-USER_AGENT = f"moecohort/{__version__} (+https://pypi.org/project/moecohort)"
+USER_AGENT = f"moecohort/{VERSION} (+https://pypi.org/project/moecohort)"
 #: ``Reply.error_type`` of a body that was not sent because :meth:`Transport.stop` was called.
 NOT_SENT = "NotSent"
+
+
+class _BasicAuth(requests.auth.AuthBase):
+    """HTTP Basic auth that keeps the key in its SecretStr until the header is built,
+    so no local variable or attribute (as shown by verbose tracebacks) holds it."""
+
+    def __init__(self, app: AppCredentials) -> None:
+        self._app = app
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        workspace, key = self._app.basic_auth()
+        request.headers["Authorization"] = _basic_header(workspace, key)
+        return request
+
+    def __repr__(self) -> str:
+        return f"_BasicAuth({self._app.workspace_id}:{self._app.masked_key})"
+
+
+def _basic_header(user: str, password: str) -> str:
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
 class Pacer:
@@ -106,7 +128,10 @@ class Pacer:
                         if self.record:
                             self.starts.append(now)
                         return now
-                self._sleep(at - now)
+                if cancel is not None and self._sleep is time.sleep:
+                    cancel.wait(at - now)  # wakes at once when the push stops
+                else:
+                    self._sleep(at - now)
 
     def _window_ok(self, now: float) -> float:
         """Earliest time both sliding windows allow another start."""
@@ -201,6 +226,7 @@ class Transport:
         pool_size: int = DEFAULT_MAX_IN_FLIGHT,
         pacer: Pacer | None = None,
         rng: random.Random | None = None,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         if not isinstance(app, AppCredentials):
             raise ConfigurationError(
@@ -219,6 +245,7 @@ class Transport:
         self.pacer = pacer or Pacer(requests_per_minute)
         self.stats = TransportStats()
         self._rng = rng or random.Random()
+        self._sleep = sleep
         self._lock = threading.Lock()
         self._in_flight = 0
         self._stopped = threading.Event()
@@ -236,7 +263,7 @@ class Transport:
         }
         if wire_format == "segment_sync":
             self.headers[HEADER_PARTNER] = PARTNER_MOENGAGE
-        self._auth = app.basic_auth()
+        self._auth = _BasicAuth(app)
 
     def close(self) -> None:
         if self._owns_session:
@@ -281,7 +308,15 @@ class Transport:
                 self.max_retries + 1,
                 delay,
             )
-            time.sleep(delay)
+            if self._pause(delay):  # the push stopped while we waited
+                return Reply(status=None, error_type=NOT_SENT, message="the push stopped")
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait before a retry; True if the push was stopped meanwhile."""
+        if self._sleep is None:
+            return self._stopped.wait(seconds)  # wakes at once on stop()
+        self._sleep(seconds)
+        return self._stopped.is_set()
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with "equal jitter": half fixed, half random."""

@@ -61,7 +61,7 @@ DATA_CENTER_OPTIONS: list[tuple[str, str]] = [
 
 _NEW_PROFILE = ""
 #: Failed users above this many bytes of CSV are written to a file instead of a data: link.
-MAX_INLINE_CSV_BYTES = 5_000_000
+MAX_INLINE_CSV_BYTES = 200_000  # small: the link is saved in the notebook with the widget
 
 _OK_STYLE = "color:var(--jp-success-color1,#1a7f37);font-weight:600"
 _BAD_STYLE = "color:var(--jp-error-color1,#cf222e);font-weight:600"

@@ -325,3 +325,59 @@ def test_installed_command_runs_the_demo() -> None:
     proc = subprocess.run([str(exe), "demo"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "holds exactly" in proc.stdout
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_a_stopped_push_still_reports_what_it_did(
+    runner: CliRunner, dest_env, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("MOECOHORT_DEST_DATA_API_KEY", "wrong-key-0000000000")
+    out = tmp_path / "failed.csv"
+    result = runner.invoke(
+        cli,
+        [
+            "push",
+            SOURCE,
+            "-n",
+            "Stopped",
+            "--id-col",
+            "ID",
+            "--env",
+            "MOECOHORT_DEST",
+            "--json",
+            "--failed-out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and payload["members failed"] == 3760
+    assert "authentication failed" in payload["stopped_by"]
+    assert len(pd.read_csv(out)) == 3760
+    assert "wrong-key-0000000000" not in result.output
+
+
+def test_a_corrupt_parquet_file_is_one_line(runner: CliRunner, dest_env, tmp_path) -> None:
+    bad = tmp_path / "users.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet PAR1")
+    result = runner.invoke(cli, ["push", str(bad), "-n", "X", "--env", "MOECOHORT_DEST"])
+    assert result.exit_code == 1
+    assert "could not read the file" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_profiles_add_takes_any_data_center_spelling(runner: CliRunner, isolated_config) -> None:
+    result = runner.invoke(
+        cli,
+        ["profiles", "add", "eu", "--workspace-id", "WS", "--data-center", "DC-02"],
+        input=KEY + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "data center 02" in result.output
+    bad = runner.invoke(
+        cli,
+        ["profiles", "add", "x", "--workspace-id", "WS", "--data-center", "7"],
+        input=KEY + "\n",
+    )
+    assert bad.exit_code == 2 and "01 (US)" in bad.output

@@ -894,3 +894,26 @@ def test_get_credentials_prompt_without_terminal(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("builtins.input", eof)
     with pytest.raises(ConfigurationError, match="no terminal"):
         get_credentials(prompt=True)
+
+
+# --------------------------------------------------------------------------- review fixes
+def test_a_key_given_as_a_profile_name_is_not_echoed(config_dir: Path) -> None:
+    key_like = "my-real-data-api-key-9f2a77"
+    with pytest.raises(ConfigurationError) as info:
+        get_credentials(key_like)
+    assert key_like not in str(info.value)
+    assert "****" in str(info.value)
+    with pytest.raises(ConfigurationError, match="'dest'"):
+        get_credentials(profile="dest")  # short names are shown as typed
+
+
+@pytest.mark.parametrize("key", ["abc\u2013def-0123456789", "ключ-0123456789ab"])
+def test_non_ascii_keys_are_refused_without_echo(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="non-ASCII") as info:
+        AppCredentials("WS", key)
+    assert key not in str(info.value)
+
+
+def test_non_ascii_workspace_id_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ASCII"):
+        AppCredentials("WS\u2013A", "key-0123456789ab")

@@ -285,3 +285,34 @@ def test_pacing_holds_against_the_emulator(emu, app, users):
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == result.requests >= 5
     assert min(gaps) >= 0.09
+
+
+@pytest.mark.parametrize("streamed", [False, True])
+def test_ctrl_c_stops_gracefully_and_accounts_for_everyone(emu, app, users, tmp_path, streamed):
+    """The first Ctrl-C (SIGINT, as Jupyter's "interrupt kernel" sends) stops the push:
+    nothing more is sent, and every user is accounted for as accepted or not sent."""
+    import os
+    import signal
+    import threading
+
+    import pyarrow.parquet as pq
+
+    emu.set_faults(latency_s=0.05)
+    rows = users * 3  # 90,000 rows, 30,000 distinct users: about 12 bodies
+    data = pd.DataFrame({"uid": rows})
+    if streamed:
+        path = tmp_path / "users.parquet"
+        pq.write_table(pa.table({"uid": rows}), path)
+        data = str(path)
+    timer = threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        result = mc.push_cohort(data, app, "Interrupted", requests_per_minute=600, progress=False)
+    finally:
+        timer.cancel()
+    assert result.stopped_by == "interrupted by the user"
+    assert not result.ok and accounted(result)
+    assert result.members_accepted > 0
+    assert set(result.failed["error_type"]) <= {"NotSent", "Interrupted"}
+    assert len(emu.cohort_members("WS", "Interrupted")) == result.members_accepted
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored

@@ -312,3 +312,51 @@ def test_sigkill_mid_sync_then_rerun_ends_exact_without_resending(
     assert sum(e["members"] for e in resent) == len(expected_adds) + len(expected_removes)
     history = sync_log(app, "Killed", state=state)
     assert list(history["status"])[:2] == ["ok", "interrupted"]
+
+
+# ------------------------------------------------------------- failures with no request id
+def test_an_oversize_id_fails_alone_and_is_recorded(emu, app, state):
+    big = "x" * 130_000
+    result = run(frame([*USERS[:100], big]), app, state)
+    accounted(result)
+    assert result.added == 100 and result.members_failed == 1
+    assert result.failed["error_type"].tolist() == ["IdTooLarge"]
+    assert result.status == "failed"
+    changes = sync_changes(result.run_id, state=state)
+    assert changes.loc[changes["uid"] == big, "error_type"].tolist() == ["IdTooLarge"]
+    assert sync_log(state=state)["status"].iloc[0] == "failed"
+
+
+def test_a_wrong_key_stops_the_sync_and_keeps_the_record(emu, state):
+    bad = mc.AppCredentials("WS", "not-the-key-00000000", base_url=emu.url)
+    with pytest.raises(mc.AuthenticationError) as info:
+        run(frame(USERS[:20_000]), bad, state)
+    result = info.value.result
+    assert isinstance(result, mc.SyncResult)
+    accounted(result)
+    assert result.added == 0 and result.members_failed == 20_000
+    assert set(result.failed["error_type"]) >= {"NotSent"}
+    history = sync_log(state=state)
+    assert history["status"].iloc[0] == "stopped"
+    assert len(emu.request_log("WS")) == 1
+
+
+def test_allow_empty_only_covers_an_empty_or_anonymous_input(emu, app, state, tmp_path):
+    run(frame(USERS[:30]), app, state)
+    with pytest.raises(mc.InputError, match="No such file"):
+        run(str(tmp_path / "exports" / "empty_cart_users.parqet"), app, state, allow_empty=True)
+    with pytest.raises(mc.InputError, match="'uid' not found"):
+        run(pd.DataFrame({"is_anonymous": [True]}), app, state, allow_empty=True)
+    assert emu.cohort_members("WS", "Mirror") == set(USERS[:30])  # untouched
+    cleared = run(frame([], [None, "guest", ""]), app, state, allow_empty=True)
+    assert cleared.to_remove == 30
+    assert (cleared.input_rows, cleared.skipped_anonymous) == (3, 3)
+
+
+def test_a_dry_run_records_nothing_even_the_first_time(emu, app, state):
+    preview = run(frame(USERS[:10]), app, state, dry_run=True)
+    assert preview.to_add == 10
+    with sqlite3.connect(state) as conn:
+        assert conn.execute("SELECT count(*) FROM cohorts").fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert emu.request_log("WS") == []

@@ -248,6 +248,7 @@ def clock(monkeypatch):
 def make(clock: FakeClock, **kw) -> Transport:
     kw.setdefault("pacer", fake_pacer(300, clock))
     kw.setdefault("rng", random.Random(7))
+    kw.setdefault("sleep", clock.sleep)
     return Transport(APP, **kw)
 
 
