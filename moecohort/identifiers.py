@@ -15,7 +15,7 @@ import html
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal, overload
+from typing import Any, Literal, NamedTuple, overload
 
 import numpy as np
 import pandas as pd
@@ -88,6 +88,9 @@ def to_arrow_ids(
     series = values if isinstance(values, pd.Series) else _as_series(values)
     dtype = series.dtype
 
+    if isinstance(dtype, pd.ArrowDtype) and _is_string_view(dtype.pyarrow_dtype):
+        # Polars' text type; pandas' own type checks do not know it yet.
+        return _chunked(pa.array(series.array)).cast(pa.large_string())
     if isinstance(dtype, pd.CategoricalDtype):
         try:
             cats = to_arrow_ids(pd.Series(dtype.categories), column=column)
@@ -217,28 +220,53 @@ def _raise_at(
 
 # --------------------------------------------------------------------------- anonymous users
 def classify(ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) -> np.ndarray:
-    """Reason code per id: 0 (a real id), 1 missing, 2 blank, 3 placeholder."""
+    """Reason code per id: 0 (a real id), 1 missing, 2 blank, 3 placeholder.
+
+    Only ids that could be blank or a placeholder are trimmed and lower-cased. The
+    others are told apart by their byte length and their first and last bytes, read
+    from the Arrow buffers without copying, so a column of real ids costs one cheap pass.
+    """
+    return _classify(ids, placeholders)[0]
+
+
+def _classify(
+    ids: pa.Array | pa.ChunkedArray, placeholders: Iterable[str] | None = None
+) -> tuple[np.ndarray, _Shape]:
+    """:func:`classify`, with the shape of the ids (for callers that need it too)."""
     marks = _placeholder_set(placeholders)
+    ids = _text_chunks(ids)
     n = len(ids)
     reasons = np.zeros(n, dtype=np.int8)
-    if n == 0:
-        return reasons
-    missing = ids.is_null().to_numpy(zero_copy_only=False)
+    shape = _shape(ids)
+    missing = shape.missing
     reasons[missing] = MISSING
-    trimmed = pc.utf8_trim_whitespace(ids)
-    lengths = pc.binary_length(trimmed).to_numpy(zero_copy_only=False)
-    blank = ~missing & (np.nan_to_num(lengths, nan=-1) == 0)
+    lengths = shape.lengths
+    # Ids that may start or end with whitespace (or a non-ASCII character): trim those.
+    padded = np.flatnonzero(_MAY_TRIM[shape.first] | _MAY_TRIM[shape.last])
+    if len(padded):
+        lengths = lengths.copy()
+        trimmed = pc.utf8_trim_whitespace(_take_rows(ids, padded))
+        lengths[padded] = pc.binary_length(trimmed).to_numpy(zero_copy_only=False)
+    real = ~missing
+    blank = real & (lengths == 0)
     reasons[blank] = BLANK
-    # Bytes before lower-casing: one character can shrink up to 3x (Kelvin sign -> "k").
-    longest = 3 * max((len(m.encode()) for m in marks), default=0)
-    short = ~missing & ~blank & (np.nan_to_num(lengths, nan=longest + 1) <= longest)
-    if short.any():
-        where = np.flatnonzero(short)
-        candidates = pc.utf8_lower(trimmed.take(pa.array(where)))
+    # Lower-casing keeps the byte length of ASCII text; other text can shrink up to 3x
+    # (Kelvin sign -> "k"), so non-ASCII ids up to 3x the longest placeholder are checked.
+    longest = max((len(m.encode()) for m in marks), default=0)
+    short = real & ~blank & (lengths <= longest)
+    if shape.ascii is not None:
+        short |= real & ~blank & ~shape.ascii & (lengths <= 3 * longest)
+    where = np.flatnonzero(short)
+    if len(where):
+        everything = len(where) == n
+        candidates = ids if everything else _take_rows(ids, where)
+        candidates = pc.utf8_trim_whitespace(candidates)
+        all_ascii = shape.ascii is None or bool(shape.ascii[where].all())
+        candidates = pc.ascii_lower(candidates) if all_ascii else pc.utf8_lower(candidates)
         hit = pc.is_in(candidates, value_set=pa.array(sorted(marks), type=candidates.type))
-        hit_np = hit.to_numpy(zero_copy_only=False).astype(bool)
+        hit_np = hit.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
         reasons[where[hit_np]] = PLACEHOLDER
-    return reasons
+    return reasons, shape
 
 
 def _placeholder_set(placeholders: Iterable[str] | None) -> frozenset[str]:
@@ -412,6 +440,52 @@ def normalise_for_near_miss(ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.Ch
     return pc.utf8_lower(pc.utf8_normalize(pc.utf8_trim_whitespace(ids), "NFC"))
 
 
+def near_miss_changes(ids: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per id, whether :func:`normalise_for_near_miss` would change it (False when missing).
+
+    Without normalising every id: ASCII ids change only when they start or end with
+    whitespace or hold an upper-case letter, so only non-ASCII ids are normalised.
+    """
+    ids = _text_chunks(ids)
+    return _near_miss_changes(ids, _shape(ids))
+
+
+def _near_miss_changes(ids: pa.ChunkedArray, shape: _Shape) -> np.ndarray:
+    changed = _ASCII_SPACE[shape.first]
+    changed |= _ASCII_SPACE[shape.last]
+    # Upper-case letters: a fast byte scan of each slice of rows, and only where the scan
+    # finds one, the exact per-id comparison with its lower-cased copy.
+    stop = 0
+    for chunk in ids.chunks:
+        start, stop = stop, stop + len(chunk)
+        if start == stop:
+            continue
+        offsets, data = _chunk_bytes(chunk)
+        for lo in range(0, len(chunk), _SLICE_ROWS):
+            hi = min(lo + _SLICE_ROWS, len(chunk))
+            if not _has_ascii_upper(data[offsets[lo] : offsets[hi]]):
+                continue
+            piece = chunk.slice(lo, hi - lo)
+            upper = pc.not_equal(pc.ascii_lower(piece), piece).fill_null(False)
+            changed[start + lo : start + hi] |= upper.to_numpy(zero_copy_only=False)
+    if shape.ascii is not None:
+        other = np.flatnonzero(~shape.ascii & ~changed)
+        if len(other):
+            sub = _take_rows(ids, other)
+            differs = pc.not_equal(normalise_for_near_miss(sub), sub).fill_null(False)
+            changed[other] = differs.to_numpy(zero_copy_only=False)
+    changed[shape.missing] = False
+    return changed
+
+
+def _has_ascii_upper(data: np.ndarray) -> bool:
+    """Whether any byte is an ASCII capital letter (A-Z)."""
+    if not data.size:
+        return False
+    shifted = np.subtract(data, np.uint8(ord("A")), dtype=np.uint8)  # A-Z -> 0-25, wraps
+    return bool((shifted < 26).any())
+
+
 def near_miss_kind(a: str, b: str) -> str:
     """Describe what separates two ids that share a loose key, e.g. ``"whitespace+case"``."""
     import unicodedata
@@ -476,6 +550,11 @@ def _series_name(series: pd.Series) -> str:
     return str(series.name) if series.name is not None else "uid"
 
 
+def _is_string_view(arrow_type: pa.DataType) -> bool:
+    # pyarrow >= 16; older versions have no string_view type at all.
+    return getattr(pa.types, "is_string_view", lambda _: False)(arrow_type)
+
+
 def _chunked(arr: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
     return arr if isinstance(arr, pa.ChunkedArray) else pa.chunked_array([arr])
 
@@ -490,3 +569,95 @@ def _string_array(ids: pa.ChunkedArray) -> pd.api.extensions.ExtensionArray:
 def string_index(ids: pa.Array | pa.ChunkedArray, name: str | None = None) -> pd.Index:
     """A pandas Index over canonical ids (pyarrow-backed, no copy)."""
     return pd.Index(_string_array(_chunked(ids)), name=name)
+
+
+# --------------------------------------------------------------------------- byte-level views
+# Bytes str.strip() and pyarrow's utf8_trim_whitespace remove at the ends of ASCII text.
+_ASCII_SPACE = np.zeros(256, dtype=bool)
+_ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+# A first or last byte after which trimming may change an id: ASCII whitespace, or any
+# non-ASCII byte (all Unicode whitespace is non-ASCII).
+_MAY_TRIM = _ASCII_SPACE.copy()
+_MAY_TRIM[0x80:] = True
+_NO_BYTES = np.zeros(0, dtype=np.uint8)
+_SLICE_ROWS = 1 << 20
+
+
+class _Shape(NamedTuple):
+    """Per id, read from the Arrow buffers: byte length, first and last byte (0 when
+    empty or missing), whether it is missing, and whether it is ASCII (None: all are)."""
+
+    lengths: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    missing: np.ndarray
+    ascii: np.ndarray | None
+
+
+def _text_chunks(ids: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray:
+    """``ids`` as a ChunkedArray of string or large_string (string_view is cast)."""
+    ids = _chunked(ids)
+    if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+        ids = ids.cast(pa.large_string())
+    return ids
+
+
+def _take_rows(ids: pa.ChunkedArray, positions: np.ndarray) -> pa.ChunkedArray:
+    """Rows at ``positions`` (ascending), chunk by chunk: ``ChunkedArray.take`` would
+    first concatenate every chunk, a copy of the whole column."""
+    starts = np.zeros(ids.num_chunks + 1, dtype=np.int64)
+    np.cumsum([len(c) for c in ids.chunks], out=starts[1:])
+    cuts = np.searchsorted(positions, starts)
+    out = []
+    for i, chunk in enumerate(ids.chunks):
+        lo, hi = int(cuts[i]), int(cuts[i + 1])
+        if hi == lo:
+            continue
+        if hi - lo == len(chunk):
+            out.append(chunk)  # every row: nothing to copy
+        else:
+            out.append(chunk.take(pa.array(positions[lo:hi] - starts[i])))
+    return pa.chunked_array(out, type=ids.type)
+
+
+def _chunk_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Offsets (len + 1) and data bytes of a non-empty string chunk, without copying."""
+    _, offsets_buf, data_buf = chunk.buffers()
+    width = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(offsets_buf, dtype=width)[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else _NO_BYTES
+    return offsets, data
+
+
+def _shape(ids: pa.ChunkedArray) -> _Shape:
+    n = len(ids)
+    lengths = np.zeros(n, dtype=np.int64)
+    first = np.zeros(n, dtype=np.uint8)
+    last = np.zeros(n, dtype=np.uint8)
+    missing = np.zeros(n, dtype=bool)
+    ascii_rows: np.ndarray | None = None
+    stop = 0
+    for chunk in ids.chunks:
+        start, stop = stop, stop + len(chunk)
+        if start == stop:
+            continue
+        offsets, data = _chunk_bytes(chunk)
+        np.subtract(offsets[1:], offsets[:-1], out=lengths[start:stop])
+        if chunk.null_count:
+            missing[start:stop] = chunk.is_null().to_numpy(zero_copy_only=False)
+        if not data.size:
+            continue
+        np.take(data, offsets[:-1], mode="clip", out=first[start:stop])
+        np.take(data, offsets[1:] - 1, mode="clip", out=last[start:stop])
+        if data[offsets[0] : offsets[-1]].max(initial=0) >= 0x80:
+            if ascii_rows is None:
+                ascii_rows = np.ones(n, dtype=bool)
+            is_ascii = pc.string_is_ascii(chunk).fill_null(True)
+            ascii_rows[start:stop] = is_ascii.to_numpy(zero_copy_only=False)
+    if missing.any():
+        lengths[missing] = 0
+    empty = lengths == 0
+    if empty.any():
+        first[empty] = 0
+        last[empty] = 0
+    return _Shape(lengths, first, last, missing, ascii_rows)

@@ -5,17 +5,33 @@ module tells how many do, lists them, and points out "near misses" (ids that
 would only match after trimming, case folding or Unicode normalisation), which
 are reported and never merged.
 
-Speed: ids are hash-encoded once with pyarrow (one pass over both sides, no
-Python objects per id), and presence is counted with numpy. ``engine="duckdb"``
-(``pip install moecohort[fast]``) does the set work in DuckDB instead.
+Speed: ids stay in Arrow buffers from the input to the report (no Python object per
+id). Anonymous ids are masked, not copied out; most ids are classified and checked for
+near misses from their bytes alone; the report's Indexes are cut from the input's own
+strings. The set work (which ids are distinct, where each first appears, whether the
+other side has it) runs in one of two engines, each using every core:
+
+* ``"duckdb"`` (``pip install moecohort[fast]``): DuckDB ``GROUP BY`` queries, one per
+  core over a hash partition of the ids; DuckDB hashes text several times faster than
+  pyarrow;
+* ``"pyarrow"``: pyarrow's dictionary encoding, of one hash partition per thread on
+  large inputs;
+* ``"auto"`` (default): DuckDB when it is installed and the two sides hold at least
+  :data:`AUTO_DUCKDB_ROWS` rows together, pyarrow otherwise.
+
+Both engines give identical reports.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-from collections.abc import Iterable
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import partial
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,7 +42,10 @@ from . import _html
 from .errors import InputError
 from .identifiers import (
     OK,
-    classify,
+    _classify,
+    _near_miss_changes,
+    _Shape,
+    _take_rows,
     near_miss_kind,
     normalise_for_near_miss,
     require_column,
@@ -39,6 +58,16 @@ __all__ = ["OverlapReport", "keep_in_destination", "overlap"]
 log = logging.getLogger("moecohort")
 
 Engine = Literal["auto", "pyarrow", "duckdb"]
+ENGINES = ("auto", "pyarrow", "duckdb")
+
+#: ``engine="auto"`` uses DuckDB (when installed) from this many rows, both sides together.
+#: Below it the pyarrow engine is as fast (measured on 2 cores with 36-character ids:
+#: benchmarks/bench_overlap.py), and skips DuckDB's start-up and its working memory.
+AUTO_DUCKDB_ROWS = 2_000_000
+
+#: From this many rows (both sides together) on, the work is spread over all cores:
+#: sides read in parallel, ids split into hash partitions handled by parallel threads.
+PARTITION_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -57,7 +86,10 @@ class OverlapReport:
 
     ``in_both``, ``only_source`` and ``only_destination`` are pandas Indexes of
     unique canonical ids (anonymous ids are in none of them), in order of first
-    appearance.
+    appearance: ``in_both`` and ``only_source`` in the order the source first lists
+    them, ``only_destination`` in the order the destination does, whatever the size
+    of the input and the engine. They are backed by Arrow string arrays (no Python
+    object per id).
     """
 
     in_both: pd.Index
@@ -212,26 +244,61 @@ def overlap(
     ``on``, or ``on[0]`` / ``on[1]`` when ``on`` is a pair), a Series, an Index,
     or any iterable of ids. Ids are compared in their canonical form (see
     :func:`moecohort.canonical_ids`): exactly, with no trimming or case folding.
+
+    ``engine`` picks where the set work runs: ``"pyarrow"``, ``"duckdb"`` (needs
+    ``pip install moecohort[fast]``) or ``"auto"``: DuckDB when it is installed and
+    both sides hold :data:`AUTO_DUCKDB_ROWS` rows or more together, pyarrow otherwise.
+    The report is the same whichever engine runs.
     """
     src_col, dst_col = _pair(on)
-    s_ids, s_stats_rows, s_anon = _side(source, src_col, placeholders, "The source")
-    d_ids, d_stats_rows, d_anon = _side(destination, dst_col, placeholders, "The destination")
+    use = _engine(engine)
+    # Large sides are read and checked in parallel threads (Arrow and numpy release the GIL).
+    big = _rows_hint(source) + _rows_hint(destination) >= PARTITION_ROWS
+    sides = [
+        (source, src_col, "The source"),
+        (destination, dst_col, "The destination"),
+    ]
+    src, dst = _run(
+        [
+            partial(_side, obj, col, placeholders, where, changes=near_misses)
+            for obj, col, where in sides
+        ],
+        parallel=big,
+    )
+    big = src.rows + dst.rows >= PARTITION_ROWS
+    if use == "auto":
+        use = _auto_engine(src.rows + dst.rows)
 
-    uniq, in_s, in_d = _presence(s_ids, d_ids, engine)
-    both_mask = in_s & in_d
-    in_both = uniq.filter(pa.array(both_mask))
-    only_s = uniq.filter(pa.array(in_s & ~in_d))
-    only_d = uniq.filter(pa.array(~in_s & in_d))
-    n_s_unique = int(in_s.sum())
-    n_d_unique = int(in_d.sum())
+    first, in_d = _presence(src, dst, use)
+    pos_both, pos_only_s, pos_only_d = _by_first_appearance(first, in_d, src.rows, dst.rows)
+    in_both, only_s, only_d = _run(
+        [
+            lambda: _take_rows(src.ids, pos_both),
+            lambda: _take_rows(src.ids, pos_only_s),
+            lambda: _take_rows(dst.ids, pos_only_d),
+        ],
+        parallel=big,
+    )
+    n_s_unique = len(pos_both) + len(pos_only_s)
+    n_d_unique = len(pos_both) + len(pos_only_d)
 
-    nm = _near_misses(uniq, in_s, in_d) if near_misses else _empty_near_misses()
+    if near_misses and src.changed is not None and dst.changed is not None:
+        nm = _near_misses(
+            [
+                (in_both, src.changed[pos_both], True, True),
+                (only_s, src.changed[pos_only_s], True, False),
+                (only_d, dst.changed[pos_only_d], False, True),
+            ],
+            parallel=big,
+        )
+    else:
+        nm = _empty_near_misses()
     report = OverlapReport(
         in_both=string_index(in_both, name=src_col),
         only_source=string_index(only_s, name=src_col),
         only_destination=string_index(only_d, name=dst_col),
-        source=SideStats(s_stats_rows, s_anon, len(s_ids) - n_s_unique, n_s_unique),
-        destination=SideStats(d_stats_rows, d_anon, len(d_ids) - n_d_unique, n_d_unique),
+        source=SideStats(src.rows, src.anonymous, src.valid - n_s_unique, n_s_unique),
+        destination=SideStats(dst.rows, dst.anonymous, dst.valid - n_d_unique, n_d_unique),
         near_misses=nm,
         source_label=labels[0],
         destination_label=labels[1],
@@ -263,10 +330,10 @@ def keep_in_destination(
     silently ignored. Anonymous rows are dropped too (they exist nowhere).
     """
     require_column(df, id_col)
-    d_ids, _, _ = _side(
+    dst = _side(
         destination, destination_col or id_col, placeholders, "The destination", "destination_col"
     )
-    return _keep_rows(df, id_col, d_ids)
+    return _keep_rows(df, id_col, dst.ids)
 
 
 # --------------------------------------------------------------------------- internals
@@ -281,14 +348,31 @@ def _pair(on: Any) -> tuple[Any, Any]:
     return on, on
 
 
+class _Side(NamedTuple):
+    """One side: canonical ids as large_string with the anonymous ones masked as null (so
+    rows keep their positions and no string is copied), the counts, the ids' shape and,
+    when asked, per row whether the near-miss key differs from the id."""
+
+    ids: pa.ChunkedArray
+    rows: int
+    anonymous: int
+    shape: _Shape
+    changed: np.ndarray | None = None
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.anonymous
+
+
 def _side(
     obj: Any,
     column: str,
     placeholders: Iterable[str] | None,
     where: str = "The frame",
     param: str = "on",
-) -> tuple[pa.ChunkedArray, int, int]:
-    """Canonical non-anonymous ids of one side, with its row and anonymous counts."""
+    *,
+    changes: bool = False,
+) -> _Side:
     if isinstance(obj, pd.DataFrame):
         require_column(obj, column, param=param, where=where)
         ids = to_arrow_ids(obj[column], column=column, frame=obj)
@@ -297,74 +381,223 @@ def _side(
 
         series = _as_series(obj)
         ids = to_arrow_ids(series, column=column)
-    reasons = classify(ids, placeholders)
+    ids = _large(ids)
+    reasons, shape = _classify(ids, placeholders)
+    changed = _near_miss_changes(ids, shape) if changes else None
     ok = reasons == OK
-    n_anon = int(len(ok) - ok.sum())
-    valid = ids if n_anon == 0 else ids.filter(pa.array(ok))
-    return _large(valid), len(ids), n_anon
+    n_anon = len(ok) - int(np.count_nonzero(ok))
+    if n_anon:
+        ids = _mask(ids, ok)
+    return _Side(ids, len(ids), n_anon, shape, changed)
+
+
+def _rows_hint(obj: Any) -> int:
+    try:
+        return len(obj)
+    except TypeError:  # a generator
+        return 0
+
+
+def _run(tasks: list[Callable[[], Any]], *, parallel: bool) -> list[Any]:
+    """Results of ``tasks`` in order, run in threads when ``parallel`` (errors in order too)."""
+    if not parallel or _workers() < 2:
+        return [task() for task in tasks]
+    with ThreadPoolExecutor(max_workers=min(len(tasks), _workers())) as pool:
+        futures = [pool.submit(task) for task in tasks]
+        return [future.result() for future in futures]
 
 
 def _large(ids: pa.ChunkedArray) -> pa.ChunkedArray:
+    # string -> large_string widens the offsets only; the characters are not copied.
     return ids if pa.types.is_large_string(ids.type) else ids.cast(pa.large_string())
 
 
-def _presence(
-    s_ids: pa.ChunkedArray, d_ids: pa.ChunkedArray, engine: Engine
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    """Unique ids of both sides (first-appearance order) and, per unique id, whether
-    it occurs in the source and in the destination."""
-    if engine not in ("auto", "pyarrow", "duckdb"):
+def _mask(ids: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
+    """``ids`` with the rows where ``keep`` is False set to null, sharing the string buffers."""
+    chunks = []
+    stop = 0
+    for chunk in ids.chunks:
+        start, stop = stop, stop + len(chunk)
+        bits = keep[start:stop]
+        if chunk.offset:  # the validity bitmap counts from the start of the buffers
+            bits = np.concatenate([np.zeros(chunk.offset, dtype=bool), bits])
+        validity = pa.py_buffer(np.packbits(bits, bitorder="little"))
+        _, offsets, data = chunk.buffers()
+        chunks.append(
+            pa.Array.from_buffers(
+                chunk.type, len(chunk), [validity, offsets, data], offset=chunk.offset
+            )
+        )
+    return pa.chunked_array(chunks, type=ids.type)
+
+
+def _engine(engine: Any) -> str:
+    if engine not in ENGINES:
         raise InputError(f"engine must be 'auto', 'pyarrow' or 'duckdb', not {engine!r}")
+    if engine == "duckdb" and not _duckdb_installed():
+        raise ImportError("engine='duckdb' needs DuckDB: pip install 'moecohort[fast]'")
+    return engine
+
+
+def _duckdb_installed() -> bool:
+    return importlib.util.find_spec("duckdb") is not None
+
+
+def _auto_engine(rows: int) -> str:
+    return "duckdb" if rows >= AUTO_DUCKDB_ROWS and _duckdb_installed() else "pyarrow"
+
+
+def _presence(src: _Side, dst: _Side, engine: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per unique id (in no particular order): the position of its first row, counting the
+    source's rows then the destination's, and whether the destination has it."""
+    if src.valid + dst.valid == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
     if engine == "duckdb":
         from ._duck import presence
 
-        return presence(s_ids, d_ids)
-    return _presence_arrow(s_ids, d_ids)
+        workers = min(_workers(), 8) if src.valid + dst.valid >= PARTITION_ROWS else 1
+        return presence(src.ids, dst.ids, workers)
+    return _presence_arrow(src, dst)
 
 
-def _presence_arrow(
-    s_ids: pa.ChunkedArray, d_ids: pa.ChunkedArray
-) -> tuple[pa.Array, np.ndarray, np.ndarray]:
-    # One hash pass over both sides: dictionary-encoding a ChunkedArray shares one
-    # dictionary across its chunks, so codes are comparable between the two sides.
-    chunks = [c for c in s_ids.chunks if len(c)] + [c for c in d_ids.chunks if len(c)]
-    n_s_chunks = sum(1 for c in s_ids.chunks if len(c))
-    if not chunks:
-        return pa.array([], pa.large_string()), np.zeros(0, bool), np.zeros(0, bool)
-    encoded = pc.dictionary_encode(pa.chunked_array(chunks, type=pa.large_string()))
-    dictionary = encoded.chunks[-1].dictionary
-    k = len(dictionary)
+def _presence_arrow(src: _Side, dst: _Side) -> tuple[np.ndarray, np.ndarray]:
+    n_s = len(src.ids)
+    ids = _concat(src.ids, dst.ids)
+    workers = _workers()
+    if src.valid + dst.valid < PARTITION_ROWS or workers < 2:
+        return _encode(ids, None, n_s)
+    # Split the rows by a cheap hash of their bytes (equal ids land in the same part), and
+    # encode the parts on every core. Two parts per worker even out unequal parts; more
+    # would cost more in copying the strings out than they gain in cache hits.
+    n_parts = 2 * workers
+    part = _partition_keys(src.shape, dst.shape, n_parts)
+    if ids.null_count:
+        part[~_valid_rows(ids)] = n_parts  # anonymous rows: in no part
 
-    def present(parts: list[pa.DictionaryArray]) -> np.ndarray:
-        if not parts:
-            return np.zeros(k, dtype=bool)
-        codes = np.concatenate([p.indices.to_numpy(zero_copy_only=False) for p in parts])
-        return np.bincount(codes, minlength=k).astype(bool)
+    def encode_part(j: int) -> tuple[np.ndarray, np.ndarray]:
+        positions = np.flatnonzero(part == j)
+        return _encode(_take_rows(ids, positions), positions, n_s)
 
-    in_s = present(encoded.chunks[:n_s_chunks])
-    in_d = present(encoded.chunks[n_s_chunks:])
-    return dictionary, in_s, in_d
-
-
-def _near_misses(uniq: pa.Array, in_s: np.ndarray, in_d: np.ndarray) -> pd.DataFrame:
-    if len(uniq) == 0:
-        return _empty_near_misses()
-    key = normalise_for_near_miss(uniq)
-    changed = pc.not_equal(key, uniq).to_numpy(zero_copy_only=False)
-    if not changed.any():
-        return _empty_near_misses()
-    # Two different ids can only share a key if at least one of them changed.
-    interesting = pc.unique(key.filter(pa.array(changed)))
-    involved = pc.is_in(key, value_set=interesting).to_numpy(zero_copy_only=False)
-    pos = np.flatnonzero(involved)
-    table = pa.table(
-        {
-            "id": uniq.take(pa.array(pos)),
-            "key": key.take(pa.array(pos)),
-            "in_s": pa.array(in_s[pos]),
-            "in_d": pa.array(in_d[pos]),
-        }
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(encode_part, range(n_parts)))
+    return (
+        np.concatenate([first for first, _ in results]),
+        np.concatenate([in_d for _, in_d in results]),
     )
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _partition_keys(s_shape: _Shape, d_shape: _Shape, n_parts: int) -> np.ndarray:
+    """A part number per row, below ``n_parts``, from its length, first and last byte."""
+    lengths = np.concatenate([s_shape.lengths, d_shape.lengths]).astype(np.uint32)
+    first = np.concatenate([s_shape.first, d_shape.first]).astype(np.uint32)
+    last = np.concatenate([s_shape.last, d_shape.last]).astype(np.uint32)
+    mixed = (first << 16) | (last << 8) | (lengths & 0xFF)
+    mixed *= np.uint32(0x9E3779B1)  # Fibonacci hashing: the top bits mix every input bit
+    return ((mixed >> np.uint32(16)) % np.uint32(n_parts)).astype(np.uint16)
+
+
+def _valid_rows(ids: pa.ChunkedArray) -> np.ndarray:
+    if ids.null_count == 0:
+        return np.ones(len(ids), dtype=bool)
+    return ids.is_valid().to_numpy(zero_copy_only=False)
+
+
+def _encode(
+    ids: pa.ChunkedArray, positions: np.ndarray | None, n_s: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First row and destination presence of each distinct id of ``ids``. ``positions``
+    are the rows' positions (ascending) in both sides; None when ``ids`` is all the rows."""
+    encoded = pc.dictionary_encode(ids)
+    codes = np.concatenate(
+        [_codes(chunk) for chunk in encoded.chunks] or [np.zeros(0, dtype=np.int32)]
+    )
+    rows = None
+    if ids.null_count:
+        rows = np.flatnonzero(_valid_rows(ids))
+        codes = codes[rows]
+    if len(codes) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+    # Codes are handed out in order of first appearance: a row brings a new code when its
+    # code is larger than every code before it.
+    new = np.empty(len(codes), dtype=bool)
+    new[0] = True
+    np.greater(codes[1:], np.maximum.accumulate(codes)[:-1], out=new[1:])
+    first = np.flatnonzero(new)
+    where = rows if rows is not None else positions
+    if rows is not None and positions is not None:
+        where = positions[rows]
+    if where is not None:
+        first = where[first]
+        split = int(np.searchsorted(where, n_s))
+    else:
+        split = n_s
+    in_d = np.zeros(len(first), dtype=bool)  # one code per distinct id, 0, 1, 2, ...
+    in_d[codes[split:]] = True
+    return first.astype(np.int64, copy=False), in_d
+
+
+def _codes(chunk: pa.DictionaryArray) -> np.ndarray:
+    """The dictionary indices of a chunk as numpy, without copying (undefined under nulls)."""
+    indices = chunk.indices
+    width = np.dtype(f"int{indices.type.bit_width}")
+    return np.frombuffer(indices.buffers()[1], dtype=width)[
+        indices.offset : indices.offset + len(indices)
+    ]
+
+
+def _concat(*sides: pa.ChunkedArray) -> pa.ChunkedArray:
+    chunks = [c for side in sides for c in side.chunks if len(c)]
+    return pa.chunked_array(chunks, type=pa.large_string())
+
+
+def _by_first_appearance(
+    first: np.ndarray, in_d: np.ndarray, n_s: int, n_d: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row positions (ascending) of the ids in both, only in the source (both counted in
+    the source's rows) and only in the destination (in its rows): a counting sort."""
+    code = np.zeros(n_s + n_d, dtype=np.int8)
+    code[first] = (first < n_s).astype(np.int8) + 2 * in_d.astype(np.int8)
+    in_source = code[:n_s]
+    return (
+        np.flatnonzero(in_source == 3),
+        np.flatnonzero(in_source == 1),
+        np.flatnonzero(code[n_s:] == 2),
+    )
+
+
+def _near_misses(
+    sets: list[tuple[pa.ChunkedArray, np.ndarray, bool, bool]], parallel: bool = False
+) -> pd.DataFrame:
+    """Near misses among the report's sets: (ids, whether each id's key differs from it,
+    whether the set is in the source, whether it is in the destination)."""
+    if not any(changed.any() for _, changed, _, _ in sets):
+        return _empty_near_misses()
+    # Two different ids can only share a key if at least one of them changed: the ids
+    # involved are the changed ones and those equal to a changed id's key.
+    keys = [normalise_for_near_miss(_take_rows(ids, np.flatnonzero(c))) for ids, c, _, _ in sets]
+    interesting = pc.unique(pa.chunked_array(keys, type=pa.large_string()))
+
+    def involved(ids: pa.ChunkedArray, changed: np.ndarray, in_s: bool, in_d: bool) -> pa.Table:
+        hits = pc.is_in(ids, value_set=interesting).to_numpy(zero_copy_only=False)
+        found = _take_rows(ids, np.flatnonzero(changed | hits))
+        return pa.table(
+            {
+                "id": found,
+                "key": normalise_for_near_miss(found),
+                "in_s": pa.array(np.full(len(found), in_s)),
+                "in_d": pa.array(np.full(len(found), in_d)),
+            }
+        )
+
+    tables = _run([partial(involved, *s) for s in sets if len(s[0])], parallel=parallel)
+    table = pa.concat_tables(tables)
     left = table.filter(pc.field("in_s")).select(["id", "key", "in_d"])
     right = table.filter(pc.field("in_d")).select(["id", "key", "in_s"])
     left = left.rename_columns(["source_id", "key", "source_in_destination"])
@@ -407,8 +640,7 @@ def _keep_rows(df: pd.DataFrame, id_col: str, allowed: pa.ChunkedArray | pd.Inde
     ids = to_arrow_ids(df[id_col], column=id_col, frame=df)
     if isinstance(allowed, pd.Index):
         allowed = pa.chunked_array([pa.array(allowed, from_pandas=True)])
-    value_set = (
-        _large(allowed).combine_chunks() if len(allowed) else pa.array([], pa.large_string())
-    )
+    allowed = pc.drop_null(_large(allowed))  # anonymous ids are masked as null
+    value_set = allowed.combine_chunks() if len(allowed) else pa.array([], pa.large_string())
     mask = pc.is_in(_large(ids), value_set=value_set).to_numpy(zero_copy_only=False)
     return df.loc[mask].copy()

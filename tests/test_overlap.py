@@ -6,6 +6,8 @@ test) or from data/samples/README.md (the sample files). Runs under pandas 2.2 a
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import logging
 import math
 import re
@@ -15,14 +17,27 @@ from pathlib import Path
 import duckdb  # noqa: F401  (the test extra installs it: both engines are tested)
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
+from moecohort.identifiers import (
+    BLANK,
+    MISSING,
+    OK,
+    PLACEHOLDER,
+    classify,
+    near_miss_changes,
+    normalise_for_near_miss,
+)
 
 SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ENGINES = ["pyarrow", "duckdb"]
+# Each engine also as it runs on large inputs (parallel parts), forced on small ones.
+VARIANTS = ["pyarrow", "duckdb", "pyarrow-parallel", "duckdb-parallel"]
+overlap_module = importlib.import_module("moecohort.overlap")
 NFC_E = unicodedata.normalize("NFC", "é")
 NFD_E = unicodedata.normalize("NFD", "é")
 
@@ -40,6 +55,17 @@ def pairs(report: OverlapReport) -> list[tuple[str, str, str]]:
 @pytest.fixture(params=ENGINES)
 def engine(request) -> str:
     return request.param
+
+
+def overlap_with(variant: str, source, destination, **kwargs) -> OverlapReport:
+    """overlap() with one engine; "-parallel" runs it the way it runs on large inputs
+    (split into parts handled by three workers) whatever the size."""
+    engine, _, parallel = variant.partition("-")
+    with pytest.MonkeyPatch.context() as mp:
+        if parallel:
+            mp.setattr(overlap_module, "PARTITION_ROWS", 1)
+            mp.setattr(overlap_module, "_workers", lambda: 3)
+        return overlap(source, destination, engine=engine, **kwargs)
 
 
 # --------------------------------------------------------------------------- basics
@@ -473,6 +499,10 @@ POOL = [
     f"jos{NFD_E}",
     f"JOS{NFC_E.upper()}",
     "x\xa0",
+    "\u3000guest\xa0",  # a placeholder between Unicode spaces
+    "UN\u212aNOWN",  # Kelvin sign: lower-cases to "unknown", with more bytes
+    "guest" + " " * 80,  # longer than any placeholder until trimmed
+    "x" * 80 + "\u2003",  # long, with a Unicode space at the end
     "Guest",
     " null ",
     "N/A",
@@ -500,8 +530,9 @@ id_values = st.one_of(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(src=st.lists(id_values, max_size=25), dst=st.lists(id_values, max_size=25))
 def test_engines_agree_and_equal_python_set_arithmetic(src, dst):
-    reports = [overlap(list(src), list(dst), engine=e) for e in ENGINES]
-    assert_same_report(*reports)
+    reports = [overlap_with(v, list(src), list(dst)) for v in VARIANTS]
+    for other in reports[1:]:
+        assert_same_report(reports[0], other)
     r = reports[0]
 
     s_ids = [c for c in map(py_canonical, src) if not py_is_anonymous(c)]
@@ -535,3 +566,135 @@ def test_engines_agree_and_equal_python_set_arithmetic(src, dst):
     assert {(s, d) for s, d, _ in pairs(r)} == expected_near
     assert len(r.near_misses) == len(expected_near)
     assert all(k and k != "identical" for k in r.near_misses["differs_by"])
+
+
+def arrow_chunks(values: list, cuts: list[int], large: bool) -> pa.ChunkedArray:
+    """Canonical ``values`` as several Arrow chunks sliced out of bigger arrays (non-zero
+    offsets), the way Parquet readers and concatenations hand them over."""
+    text = [py_canonical(v) for v in values]
+    kind = pa.large_string() if large else pa.string()
+    bounds = [0, *sorted({min(c, len(text)) for c in cuts}), len(text)]
+    chunks = []
+    for lo, hi in itertools.pairwise(bounds):
+        padded = pa.array(["pad", *text[lo:hi], "pad"], type=kind)
+        chunks.append(padded.slice(1, hi - lo))
+    return pa.chunked_array(chunks, type=kind)
+
+
+def as_chunks(values: list, cuts: list[int], large: bool) -> pd.Series:
+    return pd.Series(pd.arrays.ArrowExtensionArray(arrow_chunks(values, cuts, large)))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    src=st.lists(id_values, max_size=30),
+    dst=st.lists(id_values, max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+    large=st.booleans(),
+)
+def test_chunked_sliced_arrow_input_gives_the_same_report(src, dst, cuts, large):
+    expected = overlap(list(src), list(dst), engine="pyarrow")
+    for variant in VARIANTS:
+        got = overlap_with(variant, as_chunks(src, cuts, large), as_chunks(dst, cuts[::-1], large))
+        assert_same_report(expected, got)
+
+
+# --------------------------------------------------------------------------- engines and speed
+def test_report_sets_are_arrow_backed_indexes(engine):
+    r = overlap(pd.Series(["a", "b", None, "b"]), ["b", "c"], engine=engine)
+    for ids in (r.in_both, r.only_source, r.only_destination):
+        assert isinstance(ids, pd.Index)
+        assert isinstance(ids.array, pd.arrays.ArrowStringArray)
+
+
+@pytest.mark.skipif(not hasattr(pa, "string_view"), reason="pyarrow < 16 has no string_view")
+def test_string_view_ids_are_read():
+    # Polars hands text over as string_view.
+    ids = pa.array(["a", "b", None, "guest"], type=pa.string_view())
+    for src in (ids, pd.Series(pd.arrays.ArrowExtensionArray(ids))):
+        r = overlap(src, ["b", "c"])
+        assert (list(r.in_both), list(r.only_source), r.source.anonymous) == (["b"], ["a"], 2)
+
+
+def test_order_of_first_appearance_in_parallel_parts():
+    # Enough ids that every part gets some: the order is still the order of first rows.
+    src = [f"id{i % 700:04d}" for i in range(1000, 0, -1)]
+    dst = [f"id{i:04d}" for i in range(350, 1050)]
+    for variant in VARIANTS:
+        r = overlap_with(variant, src, dst)
+        first_seen = list(dict.fromkeys(src + dst))
+        assert list(r.in_both) == [i for i in first_seen if i in set(src) & set(dst)]
+        assert list(r.only_source) == [i for i in first_seen if i in set(src) - set(dst)]
+        assert list(r.only_destination) == [i for i in first_seen if i in set(dst) - set(src)]
+
+
+def test_auto_engine_picks_duckdb_for_large_inputs(monkeypatch):
+    used = []
+    real = overlap_module._presence
+    monkeypatch.setattr(
+        overlap_module, "_presence", lambda s, d, e: used.append(e) or real(s, d, e)
+    )
+    overlap(["a"], ["a"])
+    monkeypatch.setattr(overlap_module, "AUTO_DUCKDB_ROWS", 2)
+    overlap(["a"], ["a"])
+    monkeypatch.setattr(overlap_module, "_duckdb_installed", lambda: False)
+    overlap(["a"], ["a"])
+    assert used == ["pyarrow", "duckdb", "pyarrow"]
+
+
+def test_duckdb_engine_without_duckdb_says_what_to_install(monkeypatch):
+    monkeypatch.setattr(overlap_module, "_duckdb_installed", lambda: False)
+    with pytest.raises(ImportError, match=r"moecohort\[fast\]"):
+        overlap(["a"], ["a"], engine="duckdb")
+
+
+# --------------------------------------------------------------------------- the fast checks
+# classify() and near_miss_changes() skip most ids by looking at their bytes only; these
+# compare them with the plain Python rules on text made of the characters that matter.
+CHARS = ["a", "G", "U", "e", "s", "t", "n", "l", "k", "0", "1", "-", " ", "\t", "\x1f"]
+CHARS += ["\xa0", "\u3000", "\u2003", "\u212a", "é", "É", NFD_E, "ß"]
+texts = st.one_of(
+    st.none(),
+    st.lists(st.sampled_from(CHARS), max_size=8).map("".join),
+    st.tuples(
+        st.sampled_from(["", " ", "\xa0", "\t" * 30]),
+        st.sampled_from(["guest", "GUEST", "Null", "un\u212anown", "n/a", "<NA>", "\u212aENT"]),
+        st.sampled_from(["", " ", "\u3000", " " * 70]),
+    ).map("".join),
+)
+
+
+def py_reason(text: str | None, marks) -> int:
+    if text is None:
+        return MISSING
+    if text.strip() == "":
+        return BLANK
+    return PLACEHOLDER if text.strip().lower() in marks else OK
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(texts, max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=3),
+    large=st.booleans(),
+    custom=st.booleans(),
+)
+def test_classify_follows_the_python_rules(values, cuts, large, custom):
+    marks = {"test", "kent", "x" * 30} if custom else DEFAULT_PLACEHOLDERS
+    got = classify(arrow_chunks(values, cuts, large), marks if custom else None)
+    assert got.tolist() == [py_reason(v, marks) for v in values]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=st.lists(texts, max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=3),
+    large=st.booleans(),
+)
+def test_near_miss_changes_are_the_ids_the_key_changes(values, cuts, large):
+    ids = arrow_chunks(values, cuts, large)
+    expected = [
+        v is not None and normalise_for_near_miss(pa.array([v])).to_pylist()[0] != v for v in values
+    ]
+    assert near_miss_changes(ids).tolist() == expected
+    assert expected == [v is not None and py_key(v) != v for v in values]
