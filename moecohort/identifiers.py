@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple, overload
 
@@ -164,6 +164,11 @@ def _from_objects(series: pd.Series, column: str, frame: pd.DataFrame | None) ->
     append = out.append
     for pos, value in enumerate(series.array):
         if isinstance(value, str):
+            if not value.isascii():
+                try:
+                    value.encode("utf-8")
+                except UnicodeEncodeError:
+                    _raise_at(series, column, frame, pos, "text that is not valid Unicode")
             append(value)
         elif value is None or value is pd.NA or value is pd.NaT:
             append(None)
@@ -507,14 +512,29 @@ def near_miss_kind(a: str, b: str) -> str:
 
 # --------------------------------------------------------------------------- helpers
 def require_column(
-    df: pd.DataFrame, column: str, *, param: str = "id_col", where: str = "The frame"
+    df: pd.DataFrame,
+    column: str,
+    *,
+    param: str = "id_col",
+    where: str = "The frame",
+    suggest: Callable[[Any], str] | None = None,
 ) -> None:
-    """Raise :class:`InputError` naming the available columns when ``column`` is absent.
+    """Raise :class:`InputError` naming the available columns when ``column`` is absent
+    (or appears more than once).
 
-    ``param`` is the argument the user should change; ``where`` names the frame.
+    ``param`` is the argument the user should change; ``where`` names the frame;
+    ``suggest`` turns a likely column into the argument to write (default
+    ``param=column``).
     """
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
+    if column in df.columns and isinstance(df[column], pd.DataFrame):
+        n = int((df.columns == column).sum())
+        raise InputError(
+            f"Column {column!r} appears {n} times in {where.lower()}; keep one, for example "
+            "df.loc[:, ~df.columns.duplicated()].",
+            column=column,
+        )
     if column not in df.columns:
         cols = ", ".join(repr(c) for c in df.columns[:30])
         more = f" and {len(df.columns) - 30} more" if len(df.columns) > 30 else ""
@@ -522,7 +542,8 @@ def require_column(
         lowered = {str(c).strip().lower(): c for c in df.columns}
         for guess in (str(column).lower(), "id", "uid", "customer_id", "user_id"):
             if guess in lowered:
-                hint = f" Did you mean {param}={lowered[guess]!r}?"
+                written = suggest(lowered[guess]) if suggest else f"{param}={lowered[guess]!r}"
+                hint = f" Did you mean {written}?"
                 break
         raise InputError(
             f"Column {column!r} not found. {where} has: {cols or '(no columns)'}{more}.{hint}",

@@ -255,13 +255,13 @@ def overlap(
     # Large sides are read and checked in parallel threads (Arrow and numpy release the GIL).
     big = _rows_hint(source) + _rows_hint(destination) >= PARTITION_ROWS
     sides = [
-        (source, src_col, "The source"),
-        (destination, dst_col, "The destination"),
+        (source, src_col, "The source", lambda c: f"on=({c!r}, {dst_col!r})"),
+        (destination, dst_col, "The destination", lambda c: f"on=({src_col!r}, {c!r})"),
     ]
     src, dst = _run(
         [
-            partial(_side, obj, col, placeholders, where, changes=near_misses)
-            for obj, col, where in sides
+            partial(_side, obj, col, placeholders, where, changes=near_misses, suggest=suggest)
+            for obj, col, where, suggest in sides
         ],
         parallel=big,
     )
@@ -372,9 +372,10 @@ def _side(
     param: str = "on",
     *,
     changes: bool = False,
+    suggest: Callable[[Any], str] | None = None,
 ) -> _Side:
     if isinstance(obj, pd.DataFrame):
-        require_column(obj, column, param=param, where=where)
+        require_column(obj, column, param=param, where=where, suggest=suggest)
         ids = to_arrow_ids(obj[column], column=column, frame=obj)
     else:
         from .identifiers import _as_series

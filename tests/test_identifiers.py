@@ -689,3 +689,15 @@ def test_sample_b_read_as_written(counts):
 def test_package_exports():
     for name in ("canonical_ids", "drop_anonymous", "is_anonymous", "anonymous_reasons"):
         assert name in moecohort.__all__
+
+
+def test_a_duplicated_id_column_is_named():
+    df = pd.DataFrame([["a", "b"]], columns=["uid", "uid"])
+    with pytest.raises(InputError, match="'uid' appears 2 times"):
+        drop_anonymous(df)
+
+
+def test_text_that_is_not_valid_unicode_is_an_input_error():
+    with pytest.raises(InputError, match="not valid Unicode") as info:
+        canonical_ids(pd.Series(["ok", "bad\ud800"], dtype=object, name="uid"))
+    assert info.value.column == "uid"

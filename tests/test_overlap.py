@@ -698,3 +698,14 @@ def test_near_miss_changes_are_the_ids_the_key_changes(values, cuts, large):
     ]
     assert near_miss_changes(ids).tolist() == expected
     assert expected == [v is not None and py_key(v) != v for v in values]
+
+
+def test_a_column_missing_on_one_side_suggests_the_pair():
+    a = pd.DataFrame({"ID": ["1"]})
+    b = pd.DataFrame({"uid": ["1"]})
+    with pytest.raises(
+        InputError, match=r"The destination has: 'uid'\. Did you mean on=\('ID', 'uid'\)"
+    ):
+        overlap(a, b, on="ID")
+    with pytest.raises(InputError, match=r"Did you mean on=\('ID', 'uid'\)"):
+        overlap(a, b, on="uid")
