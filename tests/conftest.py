@@ -21,6 +21,24 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Transport, "backoff_cap_s", 0.004)
 
 
+@pytest.fixture(scope="module")
+def app_a():
+    """App A's segment export, read with pandas' defaults (its ID column is float64)."""
+    import pandas as pd
+    from support import SAMPLES
+
+    return pd.read_csv(SAMPLES / "app_a_segment_export.csv")
+
+
+@pytest.fixture(scope="module")
+def app_b():
+    """App B's users export, read with pandas' defaults (its ID column is text)."""
+    import pandas as pd
+    from support import SAMPLES
+
+    return pd.read_csv(SAMPLES / "app_b_users.csv")
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []

@@ -12,12 +12,12 @@ import io
 import logging
 import re
 import unicodedata
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from support import SAMPLES, sample_readme_counts
 
 import moecohort
 from moecohort import (
@@ -36,8 +36,6 @@ from moecohort.identifiers import (
     normalise_for_near_miss,
     to_arrow_ids,
 )
-
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 
 # The list (FACTS.md "Identifiers"), plus the pandas artefacts "nan" and "<na>".
 SPEC_PLACEHOLDERS = [
@@ -622,25 +620,9 @@ def test_near_miss_kind(a, b, kind):
 
 
 # --------------------------------------------------------------------------- sample files
-def readme_counts() -> dict[str, int]:
-    text = (SAMPLES / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \|$", text, flags=re.MULTILINE)
-    return {key: int(value.replace(",", "")) for key, value in rows}
-
-
 @pytest.fixture(scope="module")
 def counts() -> dict[str, int]:
-    return readme_counts()
-
-
-@pytest.fixture(scope="module")
-def app_a() -> pd.DataFrame:
-    return pd.read_csv(SAMPLES / "app_a_segment_export.csv")
-
-
-@pytest.fixture(scope="module")
-def app_b() -> pd.DataFrame:
-    return pd.read_csv(SAMPLES / "app_b_users.csv")
+    return sample_readme_counts()
 
 
 def test_sample_a_float_ids_drop_anonymous(app_a, counts):

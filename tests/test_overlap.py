@@ -10,9 +10,7 @@ import importlib
 import itertools
 import logging
 import math
-import re
 import unicodedata
-from pathlib import Path
 
 import duckdb  # noqa: F401  (the test extra installs it: both engines are tested)
 import numpy as np
@@ -21,6 +19,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import sample_readme_counts
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
 from moecohort.identifiers import (
@@ -33,7 +32,6 @@ from moecohort.identifiers import (
     normalise_for_near_miss,
 )
 
-SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
 ENGINES = ["pyarrow", "duckdb"]
 # Each engine also as it runs on large inputs (parallel parts), forced on small ones.
 VARIANTS = ["pyarrow", "duckdb", "pyarrow-parallel", "duckdb-parallel"]
@@ -368,25 +366,9 @@ def test_keep_in_destination_empty_destination_and_missing_column():
 
 
 # --------------------------------------------------------------------------- sample files
-def readme_counts() -> dict[str, int]:
-    text = (SAMPLES / "README.md").read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \|$", text, flags=re.MULTILINE)
-    return {key: int(value.replace(",", "")) for key, value in rows}
-
-
 @pytest.fixture(scope="module")
 def counts() -> dict[str, int]:
-    return readme_counts()
-
-
-@pytest.fixture(scope="module")
-def app_a() -> pd.DataFrame:
-    return pd.read_csv(SAMPLES / "app_a_segment_export.csv")
-
-
-@pytest.fixture(scope="module")
-def app_b() -> pd.DataFrame:
-    return pd.read_csv(SAMPLES / "app_b_users.csv")
+    return sample_readme_counts()
 
 
 @pytest.fixture(scope="module")

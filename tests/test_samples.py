@@ -6,7 +6,6 @@ compared with the counts the generator wrote into data/samples/README.md.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from support import sample_readme_counts
 
 from moecohort._constants import PLACEHOLDER_IDS
 
@@ -114,11 +114,7 @@ def b_valid(b) -> list[str]:
 
 @pytest.fixture(scope="module")
 def readme_counts() -> dict[str, int]:
-    text = README.read_text(encoding="utf-8")
-    rows = re.findall(r"^\| `(\w+)` \|.*\| ([\d,]+) \|$", text, flags=re.MULTILINE)
-    counts = {key: int(value.replace(",", "")) for key, value in rows}
-    assert len(counts) == len(rows), "a README key appears twice"
-    return counts
+    return sample_readme_counts()
 
 
 # --- files and dtypes ---------------------------------------------------------------------------
