@@ -48,6 +48,7 @@ from .payload import (
     pack,
     validate_cohort_name,
 )
+from .sources import all_anonymous_error
 from .transport import DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, NOT_SENT, Reply, Transport
 
 __all__ = [
@@ -240,12 +241,7 @@ def prepare_ids(
     by_reason = {REASON_NAMES[c]: int(counts[c]) for c in REASON_NAMES}
     usable = int(counts[OK])
     if usable == 0:
-        detail = ", ".join(f"{n:,} {r}" for r, n in by_reason.items() if n)
-        raise InputError(
-            f"Every one of the {len(ids):,} ids in column {column!r} is anonymous ({detail}); "
-            "anonymous users cannot be synced. Is this the right id column?",
-            column=column,
-        )
+        raise all_anonymous_error(len(ids), by_reason, column)
     valid = ids if usable == len(ids) else ids.filter(pa.array(reasons == OK))
     if not pa.types.is_large_string(valid.type):
         valid = valid.cast(pa.large_string())
@@ -293,7 +289,6 @@ def push_cohort(
     settings = _check_settings(
         action, wire_format, requests_per_minute, max_in_flight, max_retries, timeout
     )
-    timeout = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)  # type: ignore[assignment]
     validate_cohort_name(cohort_name)
     cohort_id = _check_cohort_id(cohort_id, cohort_name)
     if description is not None and not isinstance(description, str):
@@ -344,11 +339,7 @@ def push_cohort(
     failures = _Failures()
     try:
         if dry_run or creds is None:
-            frames = []
-            for piece, batches in pieces():
-                failures.oversize(piece)
-                frames.append(piece.to_frame(batches))
-            result.plan = pd.concat(frames) if frames else None
+            result.plan = plan_frame(pieces(), failures)
             result.members_failed = failures.count
             result.members_planned = unique - failures.count
             result.failed = failures.frame()
@@ -365,12 +356,6 @@ def push_cohort(
             f"{n_bodies:,}",
         )
 
-        def jobs() -> Iterator[Job]:
-            for piece, batches in pieces():
-                failures.oversize(piece)
-                for batch in batches:
-                    yield piece, batch
-
         accepted = Counter()
 
         def on_success(plan: Plan, batch: Batch, reply: Reply) -> None:
@@ -378,14 +363,14 @@ def push_cohort(
 
         sent = send(
             creds,
-            jobs(),
+            jobs_of(pieces(), failures),
             on_success=on_success,
             failures=failures,
             wire_format=wire_format,
             requests_per_minute=requests_per_minute,
             workers=settings["workers"],
             max_retries=max_retries,
-            timeout=timeout,
+            timeout=settings["timeout"],
             progress=_progress_bar(progress, unique, f"push {cohort_name}"),
         )
     finally:
@@ -402,6 +387,28 @@ def push_cohort(
         sent.fatal.result = result
         raise sent.fatal
     return result
+
+
+Pieces = Iterable[tuple[Plan, list[Batch]]]
+
+
+def jobs_of(pieces: Pieces, failures: _Failures) -> Iterator[Job]:
+    """The (plan, batch) jobs of a plan's pieces; ids too large to send go to ``failures``."""
+    for piece, batches in _noting_oversize(pieces, failures):
+        for batch in batches:
+            yield piece, batch
+
+
+def plan_frame(pieces: Pieces, failures: _Failures) -> pd.DataFrame | None:
+    """The request plan of a dry run, one row per body; oversize ids go to ``failures``."""
+    frames = [piece.to_frame(batches) for piece, batches in _noting_oversize(pieces, failures)]
+    return pd.concat(frames) if frames else None
+
+
+def _noting_oversize(pieces: Pieces, failures: _Failures) -> Iterator[tuple[Plan, list[Batch]]]:
+    for piece, batches in pieces:
+        failures.oversize(piece)
+        yield piece, batches
 
 
 class Counter:
@@ -492,7 +499,7 @@ def _check_settings(
     max_in_flight: int | None,
     max_retries: int,
     timeout: Any = (10.0, 60.0),
-) -> dict[str, int]:
+) -> dict[str, Any]:
     parts = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)
     if len(parts) != 2 or not all(
         isinstance(t, (int, float)) and not isinstance(t, bool) and 0 < t < math.inf for t in parts
@@ -525,7 +532,7 @@ def _check_settings(
         )
     if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
         raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}.")
-    return {"workers": max_in_flight or DEFAULT_MAX_IN_FLIGHT}
+    return {"workers": max_in_flight or DEFAULT_MAX_IN_FLIGHT, "timeout": tuple(parts)}
 
 
 def check_envelope(envelope: Envelope) -> None:

@@ -239,6 +239,16 @@ class AllAnonymousError(InputError):
     """Every id in the input is anonymous (missing, blank or a placeholder)."""
 
 
+def all_anonymous_error(rows: int, by_reason: dict[str, int], column: str) -> AllAnonymousError:
+    """The error for an input whose every id is anonymous, with the counts by reason."""
+    detail = ", ".join(f"{n:,} {r}" for r, n in by_reason.items() if n)
+    return AllAnonymousError(
+        f"Every one of the {rows:,} ids in column {column!r} is anonymous ({detail}); "
+        "anonymous users cannot be synced. Is this the right id column?",
+        column=column,
+    )
+
+
 def spool(
     data: Any,
     id_col: str,
@@ -272,12 +282,7 @@ def spool(
         if store.rows == 0:
             raise EmptyInputError("The input is empty: there is nobody to push.")
         if store.unique == 0:
-            detail = ", ".join(f"{n:,} {r}" for r, n in store.anonymous_by_reason.items() if n)
-            raise AllAnonymousError(
-                f"Every one of the {store.rows:,} ids in column {id_col!r} is anonymous "
-                f"({detail}); anonymous users cannot be synced. Is this the right id column?",
-                column=id_col,
-            )
+            raise all_anonymous_error(store.rows, store.anonymous_by_reason, id_col)
     except BaseException:
         store.close()
         raise

@@ -38,7 +38,6 @@ from .errors import ConfigurationError, InputError, SyncLockedError
 from .payload import Batch, Envelope, Plan, StreamedPlan, validate_cohort_name
 from .push import (
     Counter,
-    Job,
     ProgressOption,
     Reply,
     _check_cohort_id,
@@ -46,6 +45,8 @@ from .push import (
     _Failures,
     _progress_bar,
     check_envelope,
+    jobs_of,
+    plan_frame,
     send,
 )
 from .sources import CHUNK_ROWS, page_uids, spool
@@ -380,7 +381,6 @@ def sync_cohort(
     settings = _check_settings(
         "add", wire_format, requests_per_minute, max_in_flight, max_retries, timeout
     )
-    timeout = timeout if isinstance(timeout, (tuple, list)) else (timeout, timeout)  # type: ignore[assignment]
     if resync not in (None, "all", "last_diff"):
         raise InputError(f"resync must be None, 'all' or 'last_diff', not {resync!r}.")
     validate_cohort_name(cohort_name)
@@ -408,7 +408,7 @@ def sync_cohort(
                 max_retries=max_retries,
                 progress=progress,
                 placeholders=placeholders,
-                timeout=timeout,
+                timeout=settings["timeout"],
                 allow_empty=allow_empty,
                 started=started,
             )
@@ -520,11 +520,7 @@ def _sync(
     failures = _Failures(with_op=True)
     try:
         if dry_run:
-            frames = []
-            for piece, batches in plan.pieces():
-                failures.oversize(piece)
-                frames.append(piece.to_frame(batches))
-            result.plan = pd.concat(frames) if frames else None
+            result.plan = plan_frame(plan.pieces(), failures)
             result.failed = failures.frame()
             result.batches = plan.total_pages if (n_add or n_remove) else 0
             with store.lock:
@@ -590,17 +586,11 @@ def _sync(
                 added.add(len(adds))
                 removed.add(len(removes))
 
-            def jobs() -> Iterator[Job]:
-                for piece, batches in plan.pieces():
-                    failures.oversize(piece)
-                    for batch in batches:
-                        yield piece, batch
-
             sent = None
             if n_add or n_remove:
                 sent = send(
                     creds,
-                    jobs(),
+                    jobs_of(plan.pieces(), failures),
                     on_success=acknowledged,
                     failures=failures,
                     wire_format=wire_format,
