@@ -179,6 +179,7 @@ METHODS: dict[str, Method] = {
         ),
         Method("overlap_pyarrow", "overlap(engine='pyarrow')", _frames, _overlap("pyarrow")),
         Method("overlap_duckdb", "overlap(engine='duckdb')", _frames, _overlap("duckdb")),
+        Method("overlap_numba", "overlap(engine='numba')", _frames, _overlap("numba")),
         Method(
             "pandas_isin_str",
             "pandas Series.isin, default str dtype: source rows found in destination",

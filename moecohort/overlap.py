@@ -9,17 +9,19 @@ Speed: ids stay in Arrow buffers from the input to the report (no Python object 
 id). Anonymous ids are masked, not copied out; most ids are classified and checked for
 near misses from their bytes alone; the report's Indexes are cut from the input's own
 strings. The set work (which ids are distinct, where each first appears, whether the
-other side has it) runs in one of two engines, each using every core:
+other side has it) runs in one of three engines, each using every core:
 
+* ``"numba"`` (``pip install moecohort[fast]``): moecohort's own compiled kernels
+  (:mod:`moecohort._kernels`): hash partitions small enough to stay in cache, every match
+  confirmed byte for byte;
 * ``"duckdb"`` (``pip install moecohort[fast]``): DuckDB ``GROUP BY`` queries, one per
-  core over a hash partition of the ids; DuckDB hashes text several times faster than
-  pyarrow;
+  core over a hash partition of the ids;
 * ``"pyarrow"``: pyarrow's dictionary encoding, of one hash partition per thread on
   large inputs;
-* ``"auto"`` (default): DuckDB when it is installed and the two sides hold at least
-  :data:`AUTO_DUCKDB_ROWS` rows together, pyarrow otherwise.
+* ``"auto"`` (default): numba, else DuckDB, when installed and the two sides hold at
+  least :data:`AUTO_FAST_ROWS` rows together; pyarrow otherwise.
 
-Both engines give identical reports.
+All engines give identical reports.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -57,13 +60,13 @@ __all__ = ["OverlapReport", "keep_in_destination", "overlap"]
 
 log = logging.getLogger("moecohort")
 
-Engine = Literal["auto", "pyarrow", "duckdb"]
-ENGINES = ("auto", "pyarrow", "duckdb")
+Engine = Literal["auto", "pyarrow", "duckdb", "numba"]
+ENGINES = ("auto", "pyarrow", "duckdb", "numba")
 
-#: ``engine="auto"`` uses DuckDB (when installed) from this many rows, both sides together.
-#: Below it the pyarrow engine is as fast (measured on 2 cores with 36-character ids:
-#: benchmarks/bench_overlap.py), and skips DuckDB's start-up and its working memory.
-AUTO_DUCKDB_ROWS = 2_000_000
+#: ``engine="auto"`` uses numba (or else DuckDB) when installed from this many rows, both
+#: sides together. Below it the pyarrow engine is about as fast (measured on 2 cores with
+#: 36-character ids: benchmarks/bench_overlap.py), and skips loading the compiled kernels.
+AUTO_FAST_ROWS = 2_000_000
 
 #: From this many rows (both sides together) on, the work is spread over all cores:
 #: sides read in parallel, ids split into hash partitions handled by parallel threads.
@@ -80,6 +83,37 @@ class SideStats:
     unique: int
 
 
+class _Sets:
+    """The report's three sets of ids, as row positions in the sides' own strings. Each
+    set's Index is cut from those strings the first time it is read (then kept), so a
+    report that is only counted, summarised or shown never copies millions of ids."""
+
+    def __init__(
+        self,
+        parts: list[tuple[pa.ChunkedArray, np.ndarray, Any]],
+        take: Callable[[pa.ChunkedArray, np.ndarray], Any],
+    ) -> None:
+        self._parts = parts  # (the side's ids, positions ascending, Index name)
+        self._take = take
+        self._built: list[pd.Index | None] = [None] * len(parts)
+        self._lock = threading.Lock()
+
+    def count(self, i: int) -> int:
+        return len(self._parts[i][1])
+
+    def index(self, i: int) -> pd.Index:
+        with self._lock:  # two threads reading a set at once cut it once
+            built = self._built[i]
+            if built is None:
+                ids, positions, name = self._parts[i]
+                built = self._built[i] = string_index(self._take(ids, positions), name=name)
+            return built
+
+    def head(self, i: int, k: int) -> list[str]:
+        ids, positions, _ = self._parts[i]
+        return _take_rows(ids, positions[:k]).to_pylist()
+
+
 @dataclass(frozen=True, repr=False, eq=False)
 class OverlapReport:
     """Result of :func:`overlap`.
@@ -89,12 +123,11 @@ class OverlapReport:
     appearance: ``in_both`` and ``only_source`` in the order the source first lists
     them, ``only_destination`` in the order the destination does, whatever the size
     of the input and the engine. They are backed by Arrow string arrays (no Python
-    object per id).
+    object per id), and each is built the first time it is read: counts, the summary
+    and the notebook view need none of them.
     """
 
-    in_both: pd.Index
-    only_source: pd.Index
-    only_destination: pd.Index
+    _sets: _Sets
     source: SideStats
     destination: SideStats
     #: Pairs of ids that only match after trimming, case folding or NFC
@@ -104,16 +137,31 @@ class OverlapReport:
     destination_label: str = "destination"
 
     @property
+    def in_both(self) -> pd.Index:
+        """Ids in both apps, in the order the source first lists them."""
+        return self._sets.index(0)
+
+    @property
+    def only_source(self) -> pd.Index:
+        """Ids only the source has, in the order it first lists them."""
+        return self._sets.index(1)
+
+    @property
+    def only_destination(self) -> pd.Index:
+        """Ids only the destination has, in the order it first lists them."""
+        return self._sets.index(2)
+
+    @property
     def n_in_both(self) -> int:
-        return len(self.in_both)
+        return self._sets.count(0)
 
     @property
     def n_only_source(self) -> int:
-        return len(self.only_source)
+        return self._sets.count(1)
 
     @property
     def n_only_destination(self) -> int:
-        return len(self.only_destination)
+        return self._sets.count(2)
 
     @property
     def match_rate(self) -> float:
@@ -160,7 +208,7 @@ class OverlapReport:
     def keep(self, df: pd.DataFrame, id_col: str | None = None) -> pd.DataFrame:
         """Rows of ``df`` (a source frame) whose id is in both apps. ``id_col``
         defaults to the source column the overlap was computed on."""
-        column = id_col if id_col is not None else (self.in_both.name or "uid")
+        column = id_col if id_col is not None else (self._sets._parts[0][2] or "uid")
         return _keep_rows(df, column, self.in_both)
 
     def _near_misses_shown(self) -> pd.DataFrame:
@@ -202,14 +250,12 @@ class OverlapReport:
                     _html.frame_html(self._near_misses_shown(), max_rows=10),
                 )
             )
-        for label, ids in (
-            ("in both apps", self.in_both),
-            (f"only in {self.source_label}", self.only_source),
-            (f"only in {self.destination_label}", self.only_destination),
+        for i, label in enumerate(
+            ["in both apps", f"only in {self.source_label}", f"only in {self.destination_label}"]
         ):
-            if len(ids):
-                sample = ", ".join(_html.esc(repr(v)) for v in ids[:10])
-                more = " …" if len(ids) > 10 else ""
+            if self._sets.count(i):
+                sample = ", ".join(_html.esc(repr(v)) for v in self._sets.head(i, 10))
+                more = " …" if self._sets.count(i) > 10 else ""
                 sections.append((f"sample ids {label}", f"<div class='note'>{sample}{more}</div>"))
         details = "".join(
             f"<details><summary>{_html.esc(s)}</summary>{c}</details>" for s, c in sections
@@ -245,10 +291,10 @@ def overlap(
     or any iterable of ids. Ids are compared in their canonical form (see
     :func:`moecohort.canonical_ids`): exactly, with no trimming or case folding.
 
-    ``engine`` picks where the set work runs: ``"pyarrow"``, ``"duckdb"`` (needs
-    ``pip install moecohort[fast]``) or ``"auto"``: DuckDB when it is installed and
-    both sides hold :data:`AUTO_DUCKDB_ROWS` rows or more together, pyarrow otherwise.
-    The report is the same whichever engine runs.
+    ``engine`` picks where the set work runs: ``"pyarrow"``, ``"numba"`` or ``"duckdb"``
+    (both need ``pip install moecohort[fast]``) or ``"auto"``: numba, else DuckDB, when
+    installed and both sides hold :data:`AUTO_FAST_ROWS` rows or more together, pyarrow
+    otherwise. The report is the same whichever engine runs.
     """
     src_col, dst_col = _pair(on)
     use = _engine(engine)
@@ -269,34 +315,42 @@ def overlap(
     if use == "auto":
         use = _auto_engine(src.rows + dst.rows)
 
-    first, in_d = _presence(src, dst, use)
-    pos_both, pos_only_s, pos_only_d = _by_first_appearance(first, in_d, src.rows, dst.rows)
-    in_both, only_s, only_d = _run(
-        [
-            lambda: _take_rows(src.ids, pos_both),
-            lambda: _take_rows(src.ids, pos_only_s),
-            lambda: _take_rows(dst.ids, pos_only_d),
-        ],
-        parallel=big,
-    )
+    may_be_in = None
+    take: Callable[[pa.ChunkedArray, np.ndarray], Any] = _take_rows
+    if use == "numba":
+        from . import _kernels
+
+        in_rows, rows = _sets_numba(src, dst, big)
+        pos_both, pos_only_s, pos_only_d = in_rows[0], in_rows[1], in_rows[2] - src.rows
+        take = _kernels.take
+
+        def may_be_in(i: int, keys: pa.Array) -> np.ndarray:
+            return rows.may_be_in(in_rows[i], pa.chunked_array([keys]))
+
+    else:
+        first, in_d = _presence(src, dst, use)
+        pos_both, pos_only_s, pos_only_d = _positions(
+            _first_codes(first, in_d, src.rows, src.rows + dst.rows), src.rows
+        )
     n_s_unique = len(pos_both) + len(pos_only_s)
     n_d_unique = len(pos_both) + len(pos_only_d)
+    parts = [(src.ids, pos_both, src_col), (src.ids, pos_only_s, src_col)]
+    parts.append((dst.ids, pos_only_d, dst_col))
 
     if near_misses and src.changed is not None and dst.changed is not None:
         nm = _near_misses(
             [
-                (in_both, src.changed[pos_both], True, True),
-                (only_s, src.changed[pos_only_s], True, False),
-                (only_d, dst.changed[pos_only_d], False, True),
+                (src.ids, pos_both, src.changed[pos_both], True, True),
+                (src.ids, pos_only_s, src.changed[pos_only_s], True, False),
+                (dst.ids, pos_only_d, dst.changed[pos_only_d], False, True),
             ],
             parallel=big,
+            may_be_in=may_be_in,
         )
     else:
         nm = _empty_near_misses()
     report = OverlapReport(
-        in_both=string_index(in_both, name=src_col),
-        only_source=string_index(only_s, name=src_col),
-        only_destination=string_index(only_d, name=dst_col),
+        _sets=_Sets(parts, take),
         source=SideStats(src.rows, src.anonymous, src.valid - n_s_unique, n_s_unique),
         destination=SideStats(dst.rows, dst.anonymous, dst.valid - n_d_unique, n_d_unique),
         near_misses=nm,
@@ -434,18 +488,24 @@ def _mask(ids: pa.ChunkedArray, keep: np.ndarray) -> pa.ChunkedArray:
 
 def _engine(engine: Any) -> str:
     if engine not in ENGINES:
-        raise InputError(f"engine must be 'auto', 'pyarrow' or 'duckdb', not {engine!r}")
-    if engine == "duckdb" and not _duckdb_installed():
+        raise InputError(f"engine must be 'auto', 'pyarrow', 'duckdb' or 'numba', not {engine!r}")
+    if engine == "duckdb" and not _installed("duckdb"):
         raise ImportError("engine='duckdb' needs DuckDB: pip install 'moecohort[fast]'")
+    if engine == "numba" and not _installed("numba"):
+        raise ImportError("engine='numba' needs numba: pip install 'moecohort[fast]'")
     return engine
 
 
-def _duckdb_installed() -> bool:
-    return importlib.util.find_spec("duckdb") is not None
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
 
 
 def _auto_engine(rows: int) -> str:
-    return "duckdb" if rows >= AUTO_DUCKDB_ROWS and _duckdb_installed() else "pyarrow"
+    if rows >= AUTO_FAST_ROWS:
+        for engine in ("numba", "duckdb"):
+            if _installed(engine):
+                return engine
+    return "pyarrow"
 
 
 def _presence(src: _Side, dst: _Side, engine: str) -> tuple[np.ndarray, np.ndarray]:
@@ -558,13 +618,19 @@ def _concat(*sides: pa.ChunkedArray) -> pa.ChunkedArray:
     return pa.chunked_array(chunks, type=pa.large_string())
 
 
-def _by_first_appearance(
-    first: np.ndarray, in_d: np.ndarray, n_s: int, n_d: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _first_codes(first: np.ndarray, in_d: np.ndarray, n_s: int, n: int) -> np.ndarray:
+    """A code per row, from each distinct id's first row (``first``, counting the source's
+    rows then the destination's) and whether the destination has it: 1 on the source's
+    first row of an id only the source has, 3 of an id both have, 2 on the destination's
+    first row of an id only it has, 0 on every other row."""
+    code = np.zeros(n, dtype=np.int8)
+    code[first] = (first < n_s).astype(np.int8) + 2 * in_d.astype(np.int8)
+    return code
+
+
+def _positions(code: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row positions (ascending) of the ids in both, only in the source (both counted in
     the source's rows) and only in the destination (in its rows): a counting sort."""
-    code = np.zeros(n_s + n_d, dtype=np.int8)
-    code[first] = (first < n_s).astype(np.int8) + 2 * in_d.astype(np.int8)
     in_source = code[:n_s]
     return (
         np.flatnonzero(in_source == 3),
@@ -573,21 +639,60 @@ def _by_first_appearance(
     )
 
 
+def _sets_numba(src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
+    """Rows of the three sets (counting the source's rows then the destination's) and the
+    rows' layout, by the compiled kernels."""
+    from . import _kernels
+
+    workers = _workers() if big else 1
+    run, pool = _kernels.pool_runner(workers)
+    try:
+        rows = _kernels.Rows([src.ids, dst.ids], run)
+        valid = np.concatenate([_valid_rows(src.ids), _valid_rows(dst.ids)])
+        code = _kernels.codes(rows, valid, src.rows, run, workers)
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return _kernels.split(code, src.rows), rows
+
+
 def _near_misses(
-    sets: list[tuple[pa.ChunkedArray, np.ndarray, bool, bool]], parallel: bool = False
+    sets: list[tuple[pa.ChunkedArray, np.ndarray, np.ndarray, bool, bool]],
+    parallel: bool = False,
+    may_be_in: Callable[[int, pa.Array], np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """Near misses among the report's sets: (ids, whether each id's key differs from it,
-    whether the set is in the source, whether it is in the destination)."""
-    if not any(changed.any() for _, changed, _, _ in sets):
+    """Near misses among the report's sets, each given as (its side's ids, its positions
+    there, whether each id's key differs from it, whether the set is in the source,
+    whether it is in the destination). ``may_be_in(i, keys)``, when given, rules out
+    most ids of set ``i`` that are none of ``keys`` faster than comparing strings (the
+    rest are compared)."""
+    if not any(changed.any() for _, _, changed, _, _ in sets):
         return _empty_near_misses()
     # Two different ids can only share a key if at least one of them changed: the ids
     # involved are the changed ones and those equal to a changed id's key.
-    keys = [normalise_for_near_miss(_take_rows(ids, np.flatnonzero(c))) for ids, c, _, _ in sets]
+    keys = [
+        normalise_for_near_miss(_take_rows(ids, positions[changed]))
+        for ids, positions, changed, _, _ in sets
+    ]
     interesting = pc.unique(pa.chunked_array(keys, type=pa.large_string()))
 
-    def involved(ids: pa.ChunkedArray, changed: np.ndarray, in_s: bool, in_d: bool) -> pa.Table:
-        hits = pc.is_in(ids, value_set=interesting).to_numpy(zero_copy_only=False)
-        found = _take_rows(ids, np.flatnonzero(changed | hits))
+    def involved(
+        i: int,
+        ids: pa.ChunkedArray,
+        positions: np.ndarray,
+        changed: np.ndarray,
+        in_s: bool,
+        in_d: bool,
+    ) -> pa.Table:
+        if may_be_in is None:
+            hits = pc.is_in(_take_rows(ids, positions), value_set=interesting)
+            hits = hits.to_numpy(zero_copy_only=False)
+        else:
+            hits = may_be_in(i, interesting)
+            maybe = np.flatnonzero(hits)
+            sure = pc.is_in(_take_rows(ids, positions[maybe]), value_set=interesting)
+            hits[maybe] = sure.to_numpy(zero_copy_only=False)
+        found = _take_rows(ids, positions[changed | hits])
         return pa.table(
             {
                 "id": found,
@@ -597,7 +702,9 @@ def _near_misses(
             }
         )
 
-    tables = _run([partial(involved, *s) for s in sets if len(s[0])], parallel=parallel)
+    tables = _run(
+        [partial(involved, i, *s) for i, s in enumerate(sets) if len(s[1])], parallel=parallel
+    )
     table = pa.concat_tables(tables)
     left = table.filter(pc.field("in_s")).select(["id", "key", "in_d"])
     right = table.filter(pc.field("in_d")).select(["id", "key", "in_s"])

@@ -1,4 +1,4 @@
-"""overlap(), OverlapReport and keep_in_destination(), with both engines.
+"""overlap(), OverlapReport and keep_in_destination(), with every engine.
 
 Expected results come from the issue's rules, from plain Python set arithmetic (the property
 test) or from data/samples/README.md (the sample files). Runs under pandas 2.2 and 3.x.
@@ -12,7 +12,8 @@ import logging
 import math
 import unicodedata
 
-import duckdb  # noqa: F401  (the test extra installs it: both engines are tested)
+import duckdb  # noqa: F401  (the test extra installs it: every engine is tested)
+import numba  # noqa: F401
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -32,10 +33,11 @@ from moecohort.identifiers import (
     normalise_for_near_miss,
 )
 
-ENGINES = ["pyarrow", "duckdb"]
+ENGINES = ["pyarrow", "duckdb", "numba"]
 # Each engine also as it runs on large inputs (parallel parts), forced on small ones.
-VARIANTS = ["pyarrow", "duckdb", "pyarrow-parallel", "duckdb-parallel"]
+VARIANTS = [*ENGINES, *(f"{e}-parallel" for e in ENGINES)]
 overlap_module = importlib.import_module("moecohort.overlap")
+kernels = importlib.import_module("moecohort._kernels")
 NFC_E = unicodedata.normalize("NFC", "é")
 NFD_E = unicodedata.normalize("NFD", "é")
 
@@ -610,24 +612,59 @@ def test_order_of_first_appearance_in_parallel_parts():
         assert list(r.only_destination) == [i for i in first_seen if i in set(dst) - set(src)]
 
 
-def test_auto_engine_picks_duckdb_for_large_inputs(monkeypatch):
+def test_auto_engine_picks_numba_then_duckdb_for_large_inputs(monkeypatch):
     used = []
-    real = overlap_module._presence
+    presence, sets_numba = overlap_module._presence, overlap_module._sets_numba
     monkeypatch.setattr(
-        overlap_module, "_presence", lambda s, d, e: used.append(e) or real(s, d, e)
+        overlap_module, "_presence", lambda s, d, e: used.append(e) or presence(s, d, e)
     )
-    overlap(["a"], ["a"])
-    monkeypatch.setattr(overlap_module, "AUTO_DUCKDB_ROWS", 2)
-    overlap(["a"], ["a"])
-    monkeypatch.setattr(overlap_module, "_duckdb_installed", lambda: False)
-    overlap(["a"], ["a"])
-    assert used == ["pyarrow", "duckdb", "pyarrow"]
+    monkeypatch.setattr(
+        overlap_module, "_sets_numba", lambda s, d, b: used.append("numba") or sets_numba(s, d, b)
+    )
+    missing: set[str] = set()
+    monkeypatch.setattr(overlap_module, "_installed", lambda module: module not in missing)
+    for rows_needed, gone in [(10**9, set()), (2, set()), (2, {"numba"}), (2, {"numba", "duckdb"})]:
+        monkeypatch.setattr(overlap_module, "AUTO_FAST_ROWS", rows_needed)
+        missing = gone
+        assert list(overlap(["a", "b"], ["a"]).in_both) == ["a"]
+    assert used == ["pyarrow", "numba", "duckdb", "pyarrow"]
 
 
-def test_duckdb_engine_without_duckdb_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(overlap_module, "_duckdb_installed", lambda: False)
-    with pytest.raises(ImportError, match=r"moecohort\[fast\]"):
-        overlap(["a"], ["a"], engine="duckdb")
+@pytest.mark.parametrize("engine", ["duckdb", "numba"])
+def test_optional_engine_not_installed_says_what_to_install(monkeypatch, engine):
+    monkeypatch.setattr(overlap_module, "_installed", lambda module: module != engine)
+    with pytest.raises(ImportError, match=rf"engine='{engine}' needs .*moecohort\[fast\]"):
+        overlap(["a"], ["a"], engine=engine)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    src=st.lists(id_values, max_size=30),
+    dst=st.lists(id_values, max_size=30),
+    cuts=st.lists(st.integers(min_value=0, max_value=30), max_size=4),
+)
+def test_numba_engine_is_exact_when_different_ids_share_a_hash(src, dst, cuts):
+    # With the hash cut to one bit, most different ids share a hash: the kernels must find
+    # out by comparing bytes, and still give the exact report (near misses included).
+    expected = overlap(list(src), list(dst), engine="pyarrow")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kernels, "HASH_MASK", np.uint64(1))
+        for variant in ("numba", "numba-parallel"):
+            got = overlap_with(variant, as_chunks(src, cuts, True), as_chunks(dst, cuts, False))
+            assert_same_report(expected, got)
+
+
+def test_numba_engine_reads_long_short_empty_and_multibyte_ids():
+    # Ids of every length around the kernels' 8-byte words, in several chunks.
+    base = ["", "x", "ab", "€uro", "naïve-ü", "ä" * 9, "0123456", "01234567", "012345678"]
+    base += ["k" * 15, "k" * 16, "k" * 17, "id-" + "z" * 60, "\U0001f600" * 5]
+    src = base + [b + "!" for b in base]
+    dst = list(reversed(base)) + [b + "?" for b in base]
+    expected = overlap(src, dst, engine="pyarrow")
+    for variant in ("numba", "numba-parallel"):
+        got = overlap_with(variant, as_chunks(src, [3, 11, 20], True), as_chunks(dst, [7], True))
+        assert_same_report(expected, got)
+    assert expected.n_in_both == len(base) - 1  # "" is anonymous
 
 
 # --------------------------------------------------------------------------- the fast checks
