@@ -29,6 +29,7 @@ import itertools
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -243,32 +244,29 @@ def _mismatches(address, length, match, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _count_codes(code, n_s):  # type: ignore[no-untyped-def]
-    """How many rows hold codes 3 and 1 among the source's rows, and 2 after them."""
+def _count_codes(code, lo, hi):  # type: ignore[no-untyped-def]
+    """How many rows of ``lo:hi`` hold code 3, 1 and 2."""
     a = b = c = 0
-    for r in range(len(code)):
+    for r in range(lo, hi):
         x = code[r]
-        if r < n_s:
-            a += x == 3
-            b += x == 1
-        else:
-            c += x == 2
+        a += x == 3
+        b += x == 1
+        c += x == 2
     return a, b, c
 
 
 @njit(nogil=True, cache=True)
-def _split(code, n_s, both, only_s, only_d):  # type: ignore[no-untyped-def]
-    """Rows (ascending) whose code is 3, 1 (both among the source's) and 2."""
-    a = b = c = 0
-    for r in range(len(code)):
+def _split(code, lo, hi, both, only_s, only_d, a, b, c):  # type: ignore[no-untyped-def]
+    """Rows of ``lo:hi`` whose code is 3, 1 and 2, written from ``a``, ``b`` and ``c``."""
+    for r in range(lo, hi):
         x = code[r]
-        if x == 3 and r < n_s:
+        if x == 3:
             both[a] = r
             a += 1
-        elif x == 1 and r < n_s:
+        elif x == 1:
             only_s[b] = r
             b += 1
-        elif x == 2 and r >= n_s:
+        elif x == 2:
             only_d[c] = r
             c += 1
 
@@ -388,12 +386,23 @@ def _row_type(n: int) -> type:
     return np.int32 if n < 2**31 else np.int64
 
 
-def split(code: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split(code: np.ndarray, run: Runner, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rows (ascending) of the ids in both and only in the source (source rows) and only in
-    the destination (counted from the start of the source, like every row here)."""
+    the destination (counted from the start of the source, like every row here). Blocks of
+    rows are counted, then written, in parallel."""
+    cuts = np.linspace(0, len(code), 2 * workers + 1).astype(np.int64)
+    blocks = list(itertools.pairwise(cuts))
+    counts = np.array(run([partial(_count_codes, code, lo, hi) for lo, hi in blocks]))
+    counts = counts.reshape(len(blocks), 3)
+    starts = np.cumsum(counts, axis=0) - counts
     kind = _row_type(len(code))
-    both, only_s, only_d = (np.empty(k, dtype=kind) for k in _count_codes(code, n_s))
-    _split(code, n_s, both, only_s, only_d)
+    both, only_s, only_d = (np.empty(int(k), dtype=kind) for k in counts.sum(axis=0))
+    run(
+        [
+            partial(_split, code, lo, hi, both, only_s, only_d, *map(int, starts[i]))
+            for i, (lo, hi) in enumerate(blocks)
+        ]
+    )
     return both, only_s, only_d
 
 

@@ -113,6 +113,13 @@ class _Sets:
         ids, positions, _ = self._parts[i]
         return _take_rows(ids, positions[:k]).to_pylist()
 
+    def __getstate__(self) -> dict[str, Any]:  # a report pickles (the lock does not)
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
 
 @dataclass(frozen=True, repr=False, eq=False)
 class OverlapReport:
@@ -650,10 +657,10 @@ def _sets_numba(src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
         rows = _kernels.Rows([src.ids, dst.ids], run)
         valid = np.concatenate([_valid_rows(src.ids), _valid_rows(dst.ids)])
         code = _kernels.codes(rows, valid, src.rows, run, workers)
+        return _kernels.split(code, run, workers), rows
     finally:
         if pool is not None:
             pool.shutdown()
-    return _kernels.split(code, src.rows), rows
 
 
 def _near_misses(

@@ -584,6 +584,19 @@ def test_chunked_sliced_arrow_input_gives_the_same_report(src, dst, cuts, large)
 
 
 # --------------------------------------------------------------------------- engines and speed
+def test_report_sets_are_built_when_read_and_survive_pickling(engine):
+    import pickle
+
+    r = overlap(["a", "b", "c", "a"], ["c", "d"], engine=engine)
+    assert (r.n_in_both, r.n_only_source, r.n_only_destination) == (1, 2, 1)
+    assert "&#x27;a&#x27;, &#x27;b&#x27;" in r._repr_html_()  # samples, escaped
+    copy = pickle.loads(pickle.dumps(r))
+    for report in (r, copy):
+        assert list(report.only_source) == ["a", "b"]
+        assert report.only_source is report.only_source  # built once, then kept
+    assert list(copy.in_both) == ["c"] and list(copy.only_destination) == ["d"]
+
+
 def test_report_sets_are_arrow_backed_indexes(engine):
     r = overlap(pd.Series(["a", "b", None, "b"]), ["b", "c"], engine=engine)
     for ids in (r.in_both, r.only_source, r.only_destination):
