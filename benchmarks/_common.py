@@ -29,7 +29,7 @@ def machine() -> str:
     except (ValueError, OSError):  # pragma: no cover
         mem_s = "RAM unknown"
     versions = []
-    for pkg in ("moecohort", "pandas", "pyarrow", "numpy", "duckdb", "polars", "requests"):
+    for pkg in ("moecohort", "pandas", "pyarrow", "numpy", "numba", "duckdb", "polars", "requests"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             versions.append(f"{pkg} {metadata.version(pkg)}")
     return (
