@@ -26,7 +26,6 @@ Compiled kernels are cached on disk, so only the first call on a machine compile
 from __future__ import annotations
 
 import itertools
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
@@ -38,6 +37,8 @@ from llvmlite import ir
 from numba import njit, types, uint64
 from numba.extending import intrinsic
 
+from .identifiers import _chunk_bytes
+
 #: Rows per part: a part's table (16 bytes a slot, 2 slots a row) stays within L2 cache.
 PART_ROWS = 4096
 #: Pairs compared per batch in the verify step: enough independent reads to overlap.
@@ -48,8 +49,6 @@ HASH_MASK = np.uint64(0xFFFFFFFFFFFFFFFF)
 _M1 = 0x9E3779B97F4A7C15
 _M2 = 0xBF58476D1CE4E5B9
 _M3 = 0x94D049BB133111EB
-
-_compile_lock = threading.Lock()
 
 
 # --------------------------------------------------------------------------- memory access
@@ -330,14 +329,10 @@ class Rows:
         np.cumsum([len(c) for c in chunks], out=starts[1:])
 
         def lay(i: int) -> None:
-            _, offsets_buf, data_buf = chunks[i].buffers()
-            offset = chunks[i].offset
-            offsets = np.frombuffer(offsets_buf, dtype=np.int64)[
-                offset : offset + len(chunks[i]) + 1
-            ]
-            base = data_buf.address if data_buf is not None else 0
-            _layout(offsets, base, starts[i], self.address, self.length, self.hashes, HASH_MASK)
+            offsets, data = _chunk_bytes(chunks[i])
+            _layout(offsets, data.ctypes.data, starts[i], *self._columns, HASH_MASK)
 
+        self._columns = (self.address, self.length, self.hashes)
         run([lambda i=i: lay(i) for i in range(len(chunks))])
 
     def may_be_in(self, rows: np.ndarray, values: pa.ChunkedArray) -> np.ndarray:
@@ -360,22 +355,19 @@ def take(ids: pa.ChunkedArray, positions: np.ndarray) -> pa.LargeStringArray:
     for i, chunk in enumerate(chunks):
         lo, hi = int(cuts[i]), int(cuts[i + 1])
         if hi > lo:
-            _, offsets_buf, data_buf = chunk.buffers()
-            offsets = np.frombuffer(offsets_buf, dtype=np.int64)[
-                chunk.offset : chunk.offset + len(chunk) + 1
-            ]
-            base = data_buf.address if data_buf is not None else 0
-            pieces.append((offsets, base, (positions[lo:hi] - starts[i]).astype(np.int64), lo))
+            offsets, data = _chunk_bytes(chunk)
+            rows = (positions[lo:hi] - starts[i]).astype(np.int64)
+            pieces.append((offsets, data.ctypes.data, rows, lo))
     out_offsets = np.empty(len(positions) + 1, dtype=np.int64)
     out_offsets[0] = 0
     for offsets, _, rows, lo in pieces:
         _packed_offsets(offsets, rows, out_offsets, lo)
-    data = np.empty(int(out_offsets[-1]), dtype=np.uint8)
-    if len(data):
+    out = np.empty(int(out_offsets[-1]), dtype=np.uint8)
+    if len(out):
         for offsets, base, rows, lo in pieces:
-            _copy_rows(offsets, base, rows, out_offsets, lo, data.ctypes.data)
+            _copy_rows(offsets, base, rows, out_offsets, lo, out.ctypes.data)
     return pa.LargeStringArray.from_buffers(
-        len(positions), pa.py_buffer(out_offsets), pa.py_buffer(data)
+        len(positions), pa.py_buffer(out_offsets), pa.py_buffer(out)
     )
 
 
