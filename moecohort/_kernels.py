@@ -34,10 +34,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from llvmlite import ir
-from numba import njit, types, uint64
+from numba import config, njit, types, uint64
 from numba.extending import intrinsic
 
 from .identifiers import _chunk_bytes
+
+if config.DISABLE_JIT:  # the kernels read memory through compiled intrinsics only
+    raise ImportError("numba's JIT is switched off (NUMBA_DISABLE_JIT)")
 
 #: Rows per part: a part's table (16 bytes a slot, 2 slots a row) stays within L2 cache.
 PART_ROWS = 4096

@@ -325,8 +325,7 @@ def overlap(
     may_be_in = None
     take: Callable[[pa.ChunkedArray, np.ndarray], Any] = _take_rows
     if use == "numba":
-        from . import _kernels
-
+        _kernels = _load_kernels()
         in_rows, rows = _sets_numba(src, dst, big)
         pos_both, pos_only_s, pos_only_d = in_rows[0], in_rows[1], in_rows[2] - src.rows
         take = _kernels.take
@@ -498,8 +497,10 @@ def _engine(engine: Any) -> str:
         raise InputError(f"engine must be 'auto', 'pyarrow', 'duckdb' or 'numba', not {engine!r}")
     if engine == "duckdb" and not _installed("duckdb"):
         raise ImportError("engine='duckdb' needs DuckDB: pip install 'moecohort[fast]'")
-    if engine == "numba" and not _installed("numba"):
-        raise ImportError("engine='numba' needs numba: pip install 'moecohort[fast]'")
+    if engine == "numba":
+        if not _installed("numba"):
+            raise ImportError("engine='numba' needs numba: pip install 'moecohort[fast]'")
+        _load_kernels()
     return engine
 
 
@@ -507,11 +508,25 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
+def _load_kernels() -> Any:
+    """The compiled kernels' module; ImportError saying why when numba cannot serve them
+    (an installed numba that does not support this numpy, or its JIT switched off)."""
+    try:
+        return importlib.import_module("moecohort._kernels")
+    except ImportError as exc:
+        raise ImportError(f"engine='numba' cannot load numba: {exc}") from exc
+
+
 def _auto_engine(rows: int) -> str:
     if rows >= AUTO_FAST_ROWS:
-        for engine in ("numba", "duckdb"):
-            if _installed(engine):
-                return engine
+        if _installed("numba"):
+            try:
+                _load_kernels()
+                return "numba"
+            except ImportError as exc:  # a broken numba must not break the overlap
+                log.warning("overlap: %s; using another engine", exc)
+        if _installed("duckdb"):
+            return "duckdb"
     return "pyarrow"
 
 
@@ -649,8 +664,7 @@ def _positions(code: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray, np.n
 def _sets_numba(src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
     """Rows of the three sets (counting the source's rows then the destination's) and the
     rows' layout, by the compiled kernels."""
-    from . import _kernels
-
+    _kernels = _load_kernels()
     workers = _workers() if big else 1
     run, pool = _kernels.pool_runner(workers)
     try:

@@ -10,6 +10,7 @@ import importlib
 import itertools
 import logging
 import math
+import sys
 import unicodedata
 
 import duckdb  # noqa: F401  (the test extra installs it: every engine is tested)
@@ -641,6 +642,18 @@ def test_auto_engine_picks_numba_then_duckdb_for_large_inputs(monkeypatch):
         missing = gone
         assert list(overlap(["a", "b"], ["a"]).in_both) == ["a"]
     assert used == ["pyarrow", "numba", "duckdb", "pyarrow"]
+
+
+def test_auto_engine_falls_back_when_numba_cannot_load(monkeypatch, caplog):
+    # e.g. an installed numba too old for this numpy: numba's import raises ImportError.
+    monkeypatch.setitem(sys.modules, "moecohort._kernels", None)
+    monkeypatch.setattr(overlap_module, "AUTO_FAST_ROWS", 2)
+    with caplog.at_level(logging.WARNING, logger="moecohort"):
+        r = overlap(["a", "b"], ["b"])
+    assert list(r.in_both) == ["b"]
+    assert "engine='numba' cannot load numba" in caplog.text
+    with pytest.raises(ImportError, match="engine='numba' cannot load numba"):
+        overlap(["a"], ["a"], engine="numba")
 
 
 @pytest.mark.parametrize("engine", ["duckdb", "numba"])
