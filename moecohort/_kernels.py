@@ -99,25 +99,32 @@ def _put_u8(typingctx: Any, address: Any, value: Any) -> Any:
 
 
 @njit(nogil=True, cache=True, inline="always")
+def _at(address: int, k: int) -> int:
+    """``address + k`` in unsigned 64-bit arithmetic. (numba would type ``uint64 + int64``
+    as float64, exact only below 2**53: fine for today's addresses, wrong for tagged or
+    57-bit pointers.)"""
+    return uint64(address) + uint64(k)
+
+
+@njit(nogil=True, cache=True, inline="always")
 def _tail(address: int, n: int) -> int:
     """The last ``n`` (< 8) bytes of a string as one word; never reads past the string."""
     w = uint64(0)
     for k in range(n):
-        w |= uint64(_u8_at(uint64(address + k))) << uint64(8 * k)
+        w |= uint64(_u8_at(_at(address, k))) << uint64(8 * k)
     return w
 
 
 @njit(nogil=True, cache=True, inline="always")
 def _hash(address: int, n: int) -> int:
     h = uint64(n) * uint64(_M1)
-    end = address + n
-    a = address
-    while a + 8 <= end:
-        h = (h ^ _u64_at(uint64(a))) * uint64(_M2)
+    k = 0
+    while k + 8 <= n:
+        h = (h ^ _u64_at(_at(address, k))) * uint64(_M2)
         h ^= h >> uint64(31)
-        a += 8
-    if a < end:
-        h = (h ^ _tail(a, end - a)) * uint64(_M2)
+        k += 8
+    if k < n:
+        h = (h ^ _tail(_at(address, k), n - k)) * uint64(_M2)
         h ^= h >> uint64(31)
     h ^= h >> uint64(30)
     h *= uint64(_M2)
@@ -131,10 +138,10 @@ def _same(a: int, b: int, n: int) -> bool:
     """Whether the ``n`` bytes at ``a`` and at ``b`` are equal."""
     k = 0
     while k + 8 <= n:
-        if _u64_at(uint64(a + k)) != _u64_at(uint64(b + k)):
+        if _u64_at(_at(a, k)) != _u64_at(_at(b, k)):
             return False
         k += 8
-    return k >= n or _tail(a + k, n - k) == _tail(b + k, n - k)
+    return k >= n or _tail(_at(a, k), n - k) == _tail(_at(b, k), n - k)
 
 
 # --------------------------------------------------------------------------- kernels
@@ -142,7 +149,7 @@ def _same(a: int, b: int, n: int) -> bool:
 def _layout(offsets, base, start, address, length, hashes, mask):  # type: ignore[no-untyped-def]
     """Address, length and hash of the rows of one chunk, stored from row ``start``."""
     for i in range(len(offsets) - 1):
-        a = uint64(base + offsets[i])
+        a = _at(base, offsets[i])
         n = offsets[i + 1] - offsets[i]
         address[start + i] = a
         length[start + i] = n
@@ -287,15 +294,15 @@ def _packed_offsets(offsets, rows, out, start):  # type: ignore[no-untyped-def]
 def _copy_rows(offsets, base, rows, out_offsets, start, out_base):  # type: ignore[no-untyped-def]
     """Copy the bytes of ``rows`` (of a chunk at ``base``) to where ``out_offsets`` says."""
     for i in range(len(rows)):
-        src = uint64(base + offsets[rows[i]])
+        src = _at(base, offsets[rows[i]])
         n = offsets[rows[i] + 1] - offsets[rows[i]]
-        dst = uint64(out_base + out_offsets[start + i])
+        dst = _at(out_base, out_offsets[start + i])
         k = 0
         while k + 8 <= n:
-            _put_u64(uint64(dst + k), _u64_at(uint64(src + k)))
+            _put_u64(_at(dst, k), _u64_at(_at(src, k)))
             k += 8
         while k < n:
-            _put_u8(uint64(dst + k), _u8_at(uint64(src + k)))
+            _put_u8(_at(dst, k), _u8_at(_at(src, k)))
             k += 1
 
 

@@ -7,6 +7,7 @@ test) or from data/samples/README.md (the sample files). Runs under pandas 2.2 a
 from __future__ import annotations
 
 import importlib
+import io
 import itertools
 import logging
 import math
@@ -678,6 +679,24 @@ def test_numba_engine_is_exact_when_different_ids_share_a_hash(src, dst, cuts):
         for variant in ("numba", "numba-parallel"):
             got = overlap_with(variant, as_chunks(src, cuts, True), as_chunks(dst, cuts, False))
             assert_same_report(expected, got)
+
+
+def test_numba_kernels_do_address_arithmetic_in_integers():
+    # numba types uint64 + int64 as float64, exact only below 2**53: a kernel doing that
+    # with memory addresses would read the wrong bytes under tagged or 57-bit pointers.
+    r = overlap_with("numba-parallel", ["a", "bb" * 9, None, "C"], ["bb" * 9, "c", "c"])
+    assert (list(r.in_both), list(r.only_destination), len(r.near_misses)) == (["bb" * 9], ["c"], 1)
+    # The helpers are inlined into the kernels; called on their own, they show their types.
+    text = np.frombuffer(b"0123456789abcdefghij", dtype=np.uint8)
+    address, n = np.uint64(text.ctypes.data), np.int64(len(text))
+    assert kernels._hash(address, n) != kernels._hash(address, n - 1)
+    assert kernels._same(address, address, n) and kernels._tail(address, np.int64(3)) > 0
+    compiled = {name: f for name, f in vars(kernels).items() if getattr(f, "signatures", None)}
+    assert {"_hash", "_same", "_tail", "_layout", "_classify", "_copy_rows"} <= set(compiled)
+    for name, kernel in compiled.items():
+        typed = io.StringIO()
+        kernel.inspect_types(file=typed)
+        assert "float" not in typed.getvalue(), name
 
 
 def test_numba_engine_reads_long_short_empty_and_multibyte_ids():
