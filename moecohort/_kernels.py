@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -340,15 +339,15 @@ class Rows:
 
         def lay(i: int) -> None:
             offsets, data = _chunk_bytes(chunks[i])
-            _layout(offsets, data.ctypes.data, starts[i], *self._columns, HASH_MASK)
+            base = data.ctypes.data
+            _layout(offsets, base, starts[i], self.address, self.length, self.hashes, HASH_MASK)
 
-        self._columns = (self.address, self.length, self.hashes)
         run([lambda i=i: lay(i) for i in range(len(chunks))])
 
     def may_be_in(self, rows: np.ndarray, values: pa.ChunkedArray) -> np.ndarray:
         """Per row of ``rows``, whether its id may be one of ``values`` (it is not, where
         False; where True, the caller compares the strings)."""
-        keys = np.unique(Rows([values], _serial).hashes)
+        keys = np.unique(Rows([values], lambda tasks: [task() for task in tasks]).hashes)
         out = np.zeros(len(rows), dtype=bool)
         _member(self.hashes, rows, keys, out)
         return out
@@ -480,20 +479,3 @@ def codes(rows: Rows, valid: np.ndarray, n_s: int, run: Runner, workers: int) ->
     if sum(bad):
         classify(exact=True)  # two different ids share a hash: compare bytes throughout
     return code
-
-
-def _serial(tasks: list[Callable[[], Any]]) -> list[Any]:
-    return [task() for task in tasks]
-
-
-def pool_runner(workers: int) -> tuple[Runner, ThreadPoolExecutor | None]:
-    """A function running tasks on ``workers`` threads (in order, results in order), and
-    the pool to shut down afterwards (None when the tasks run in the calling thread)."""
-    if workers < 2:
-        return _serial, None
-    pool = ThreadPoolExecutor(max_workers=workers)
-
-    def run(tasks: list[Callable[[], Any]]) -> list[Any]:
-        return [f.result() for f in [pool.submit(t) for t in tasks]]
-
-    return run, pool

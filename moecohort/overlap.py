@@ -101,6 +101,9 @@ class _Sets:
     def count(self, i: int) -> int:
         return len(self._parts[i][1])
 
+    def name(self, i: int) -> Any:
+        return self._parts[i][2]
+
     def index(self, i: int) -> pd.Index:
         with self._lock:  # two threads reading a set at once cut it once
             built = self._built[i]
@@ -215,7 +218,7 @@ class OverlapReport:
     def keep(self, df: pd.DataFrame, id_col: str | None = None) -> pd.DataFrame:
         """Rows of ``df`` (a source frame) whose id is in both apps. ``id_col``
         defaults to the source column the overlap was computed on."""
-        column = id_col if id_col is not None else (self._sets._parts[0][2] or "uid")
+        column = id_col if id_col is not None else (self._sets.name(0) or "uid")
         return _keep_rows(df, column, self.in_both)
 
     def _near_misses_shown(self) -> pd.DataFrame:
@@ -325,10 +328,10 @@ def overlap(
     may_be_in = None
     take: Callable[[pa.ChunkedArray, np.ndarray], Any] = _take_rows
     if use == "numba":
-        _kernels = _load_kernels()
-        in_rows, rows = _sets_numba(src, dst, big)
+        kernels = _load_kernels()
+        in_rows, rows = _sets_numba(kernels, src, dst, big)
         pos_both, pos_only_s, pos_only_d = in_rows[0], in_rows[1], in_rows[2] - src.rows
-        take = _kernels.take
+        take = kernels.take
 
         def may_be_in(i: int, keys: pa.Array) -> np.ndarray:
             return rows.may_be_in(in_rows[i], pa.chunked_array([keys]))
@@ -661,20 +664,15 @@ def _positions(code: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray, np.n
     )
 
 
-def _sets_numba(src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
+def _sets_numba(kernels: Any, src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
     """Rows of the three sets (counting the source's rows then the destination's) and the
-    rows' layout, by the compiled kernels."""
-    _kernels = _load_kernels()
+    rows' layout, by the compiled kernels (``kernels``: :mod:`moecohort._kernels`)."""
     workers = _workers() if big else 1
-    run, pool = _kernels.pool_runner(workers)
-    try:
-        rows = _kernels.Rows([src.ids, dst.ids], run)
-        valid = np.concatenate([_valid_rows(src.ids), _valid_rows(dst.ids)])
-        code = _kernels.codes(rows, valid, src.rows, run, workers)
-        return _kernels.split(code, run, workers), rows
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    run = partial(_run, parallel=big)
+    rows = kernels.Rows([src.ids, dst.ids], run)
+    valid = np.concatenate([_valid_rows(src.ids), _valid_rows(dst.ids)])
+    code = kernels.codes(rows, valid, src.rows, run, workers)
+    return kernels.split(code, run, workers), rows
 
 
 def _near_misses(

@@ -634,7 +634,7 @@ def test_auto_engine_picks_numba_then_duckdb_for_large_inputs(monkeypatch):
         overlap_module, "_presence", lambda s, d, e: used.append(e) or presence(s, d, e)
     )
     monkeypatch.setattr(
-        overlap_module, "_sets_numba", lambda s, d, b: used.append("numba") or sets_numba(s, d, b)
+        overlap_module, "_sets_numba", lambda *args: used.append("numba") or sets_numba(*args)
     )
     missing: set[str] = set()
     monkeypatch.setattr(overlap_module, "_installed", lambda module: module not in missing)
