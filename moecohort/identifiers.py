@@ -282,6 +282,18 @@ def _placeholder_set(placeholders: Iterable[str] | None) -> frozenset[str]:
     return frozenset(str(p).strip().lower() for p in placeholders)
 
 
+def _without_anonymous(
+    ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None
+) -> tuple[pa.ChunkedArray, dict[str, int]]:
+    """The non-anonymous ids of canonical ``ids`` (in order), and how many anonymous ids
+    there were per reason (``"missing"``, ``"blank"``, ``"placeholder"``)."""
+    reasons = classify(ids, placeholders)
+    counts = np.bincount(reasons, minlength=4)
+    by_reason = {REASON_NAMES[code]: int(counts[code]) for code in REASON_NAMES}
+    valid = ids if counts[OK] == len(ids) else ids.filter(pa.array(reasons == OK))
+    return valid, by_reason
+
+
 def anonymous_reasons(
     values: IdInput, *, placeholders: Iterable[str] | None = None, column: str | None = None
 ) -> pd.Series:

@@ -299,13 +299,8 @@ class Plan:
         return self._batch(batch, *first), self._batch(batch, *second)
 
     def _batch(self, parent: Batch, a0: int, a1: int, r0: int, r1: int) -> Batch:
-        action = "remove" if a1 == a0 else "add"
-        size = (
-            self.envelope.overhead(page=parent.page, total=self.total_pages, action=action)
-            + self.adds.part_size(a0, a1)
-            + self.removes.part_size(r0, r1)
-        )
-        return Batch(parent.index, a0, a1, r0, r1, size, parent.page)
+        spans = (a0, a1, r0, r1)
+        return _sized_batch(self.envelope, self.adds, self.removes, self.total_pages, parent, spans)
 
     @property
     def members(self) -> int:
@@ -393,19 +388,31 @@ def _sized(
 ) -> list[Batch]:
     """The same batches, each sized as it renders with ``total`` pages."""
     return [
-        Batch(
-            b.index,
-            b.add_start,
-            b.add_stop,
-            b.remove_start,
-            b.remove_stop,
-            env.overhead(page=b.page, total=total, action="add" if b.n_add else "remove")
-            + adds.part_size(b.add_start, b.add_stop)
-            + removes.part_size(b.remove_start, b.remove_stop),
-            b.page,
+        _sized_batch(
+            env, adds, removes, total, b, (b.add_start, b.add_stop, b.remove_start, b.remove_stop)
         )
         for b in batches
     ]
+
+
+def _sized_batch(
+    env: Envelope,
+    adds: EncodedMembers,
+    removes: EncodedMembers,
+    total: int,
+    like: Batch,
+    spans: tuple[int, int, int, int],
+) -> Batch:
+    """The batch of ``like``'s index and page holding members ``spans`` (add start, add
+    stop, remove start, remove stop), with its size in bytes as it renders."""
+    a0, a1, r0, r1 = spans
+    action = "add" if a1 > a0 else "remove"
+    size = (
+        env.overhead(page=like.page, total=total, action=action)
+        + adds.part_size(a0, a1)
+        + removes.part_size(r0, r1)
+    )
+    return Batch(like.index, a0, a1, r0, r1, size, like.page)
 
 
 def _pack(
@@ -486,12 +493,6 @@ class StreamedPlan:
         placeholders, _, _, self.page_digits = _settle_pages(count)
         #: Bodies in the whole plan.
         self.total_pages = max(1, len(placeholders))
-
-    def jobs(self) -> Iterator[tuple[Plan, Batch]]:
-        """Every (plan, batch), in order; each piece's plan holds only that piece."""
-        for plan, batches in self._walk(self.total_pages, self.page_digits):
-            for batch in batches:
-                yield plan, batch
 
     def pieces(self) -> Iterator[tuple[Plan, list[Batch]]]:
         """Each piece's plan with the batches it sends (oversize ids are in the plan)."""

@@ -37,7 +37,13 @@ from .errors import (
     InputError,
     PushFailedError,
 )
-from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_ids
+from .identifiers import (
+    _as_series,
+    _string_array,
+    _without_anonymous,
+    require_column,
+    to_arrow_ids,
+)
 from .payload import (
     WIRE_FORMATS,
     Batch,
@@ -48,7 +54,7 @@ from .payload import (
     pack,
     validate_cohort_name,
 )
-from .sources import all_anonymous_error
+from .sources import IdSpool, all_anonymous_error, is_stream, spool
 from .transport import DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, NOT_SENT, Reply, Transport
 
 __all__ = [
@@ -87,7 +93,7 @@ class PushResult:
     skipped_duplicates: int = 0
     #: One row per failed user: uid, status (HTTP status, missing when no response),
     #: error_type, message, request_id.
-    failed: pd.DataFrame = field(default_factory=lambda: _failed_frame([]))
+    failed: pd.DataFrame = field(default_factory=lambda: _failed_frame())
     requests: int = 0
     batches: int = 0
     retries: int = 0
@@ -225,8 +231,6 @@ def prepare_ids(
     elif isinstance(
         data, (pd.Series, pd.Index, list, tuple, np.ndarray, pa.Array, pa.ChunkedArray)
     ):
-        from .identifiers import _as_series
-
         series = _as_series(data)
         column = str(series.name) if series.name is not None else id_col
         if len(series) == 0:
@@ -236,13 +240,10 @@ def prepare_ids(
         raise InputError(
             f"Expected a DataFrame (or a Series / list of ids), got {type(data).__name__}."
         )
-    reasons = classify(ids, placeholders)
-    counts = np.bincount(reasons, minlength=4)
-    by_reason = {REASON_NAMES[c]: int(counts[c]) for c in REASON_NAMES}
-    usable = int(counts[OK])
+    valid, by_reason = _without_anonymous(ids, placeholders)
+    usable = len(valid)
     if usable == 0:
         raise all_anonymous_error(len(ids), by_reason, column)
-    valid = ids if usable == len(ids) else ids.filter(pa.array(reasons == OK))
     if not pa.types.is_large_string(valid.type):
         valid = valid.cast(pa.large_string())
     unique = pc.unique(valid)  # keeps first-appearance order
@@ -283,7 +284,6 @@ def push_cohort(
     is ``"auto"`` (a tqdm bar in notebooks and terminals), True, False, or a
     callable ``progress(done_users, total_users)``.
     """
-    from .sources import is_stream, spool
 
     started = time.monotonic()
     settings = _check_settings(
@@ -304,35 +304,34 @@ def push_cohort(
     empty = pa.array([], pa.large_string())
 
     stored = None
+    ids: IdSpool | PreparedIds
     if is_stream(df):
-        stored = spool(df, id_col, placeholders=placeholders)
-        counts = (stored.rows, stored.anonymous_by_reason, stored.duplicates, stored.unique)
+        ids = stored = spool(df, id_col, placeholders=placeholders)
+        unique = stored.unique
         chunks = stored.chunks
         streamed = StreamedPlan(
             envelope, chunks if action == "add" else None, None if action == "add" else chunks
         )
         pieces, n_bodies = streamed.pieces, streamed.total_pages
     else:
-        prepared = prepare_ids(df, id_col, placeholders=placeholders)
-        counts = (prepared.rows, prepared.anonymous_by_reason, prepared.duplicates)
-        counts += (len(prepared.unique),)
+        ids = prepared = prepare_ids(df, id_col, placeholders=placeholders)
+        unique = len(prepared.unique)
         plan = (
-            pack(envelope, prepared.unique, empty)
+            pack(envelope, prepared.unique)
             if action == "add"
             else pack(envelope, empty, prepared.unique)
         )
         pieces, n_bodies = (lambda: iter([(plan, plan.batches)])), len(plan.batches)
-    rows, by_reason, duplicates, unique = counts
     result = PushResult(
         cohort_name=cohort_name,
         cohort_id=cohort_id,
         action=action,
         wire_format=wire_format,
         workspace_id=creds.workspace_id if creds else None,
-        input_rows=rows,
-        skipped_anonymous=sum(by_reason.values()),
-        skipped_duplicates=duplicates,
-        anonymous_by_reason=by_reason,
+        input_rows=ids.rows,
+        skipped_anonymous=ids.anonymous,
+        skipped_duplicates=ids.duplicates,
+        anonymous_by_reason=ids.anonymous_by_reason,
         batches=n_bodies,
         dry_run=dry_run,
     )
@@ -457,7 +456,6 @@ def send(
     max_retries: int,
     timeout: tuple[float, float],
     progress: Any = None,
-    on_failure: Callable[[Plan, Batch], None] | None = None,
 ) -> Sent:
     """Send (plan, batch) jobs to ``creds``' endpoint, paced and retried (see :class:`Runner`)."""
     transport = Transport(
@@ -474,7 +472,6 @@ def send(
         on_success=on_success,
         failures=failures,
         progress=progress,
-        on_failure=on_failure,
     )
     try:
         runner.run(jobs)
@@ -619,12 +616,10 @@ class _Failures:
         with self._lock:
             parts = list(self._parts)
         if not parts:
-            empty = _failed_frame([])
+            empty = _failed_frame()
             if self.with_op:
                 empty.insert(0, "op", pd.Categorical([], categories=["add", "remove"]))
             return empty
-        from .identifiers import _string_array
-
         lengths = np.array([len(p.ids) for p in parts])
         ids = pa.chunked_array([p.ids.cast(pa.large_string()) for p in parts])
         statuses = np.repeat([p.status if p.status is not None else 0 for p in parts], lengths)
@@ -647,9 +642,8 @@ def _repeat_categorical(values: list[str | None], lengths: np.ndarray) -> pd.Cat
     return pd.Categorical.from_codes(codes, categories=categories)
 
 
-def _failed_frame(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    if parts:
-        return pd.concat(parts, ignore_index=True)
+def _failed_frame() -> pd.DataFrame:
+    """An empty frame of failed users, with the columns and dtypes of a real one."""
     return pd.DataFrame(
         {
             "uid": pd.array([], dtype="string"),
@@ -689,12 +683,10 @@ class Runner:
         on_success: Callable[[Plan, Batch, Reply], None],
         failures: _Failures,
         progress: Any = None,
-        on_failure: Callable[[Plan, Batch], None] | None = None,
     ) -> None:
         self.transport = transport
         self.workers = max(1, workers)
         self.on_success = on_success
-        self.on_failure = on_failure
         self.failures = failures
         self.progress = progress
         self.fatal: APIError | None = None
@@ -843,7 +835,7 @@ class Runner:
                 return []
             log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
             return [(plan, half) for half in halves]
-        elif status in (401, 403) or (status is not None and 400 < status < 500 and status != 429):
+        elif status is not None and 400 < status < 500 and status != 429:  # 401, 403 too
             error = APIError.from_response(status, reply.body)
             if error.request_id is None:
                 error.request_id = reply.request_id
@@ -873,11 +865,6 @@ class Runner:
         request_id = reply.request_id if reply else None
         for ids, op in ((adds, "add"), (removes, "remove")):
             self.failures.add(ids, status, error_type, message, request_id, op=op)
-        if self.on_failure is not None:
-            try:
-                self.on_failure(plan, batch)
-            except Exception:  # the users are accounted for above: never count them twice
-                log.exception("the on_failure callback failed")
         self._tick(batch)
 
     def _tick(self, batch: Batch) -> None:

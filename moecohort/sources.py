@@ -24,7 +24,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import InputError
-from .identifiers import OK, REASON_NAMES, classify, require_column, to_arrow_ids
+from .identifiers import (
+    REASON_NAMES,
+    _as_series,
+    _without_anonymous,
+    require_column,
+    to_arrow_ids,
+)
 
 __all__ = ["AllAnonymousError", "EmptyInputError", "IdSpool", "id_chunks", "is_stream", "spool"]
 
@@ -173,12 +179,10 @@ class IdSpool:
 
     def add(self, ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) -> None:
         """Add one chunk of canonical ids (anonymous ones are counted, not kept)."""
-        reasons = classify(ids, placeholders)
-        counts = np.bincount(reasons, minlength=4)
-        for code, name in REASON_NAMES.items():
-            self.anonymous_by_reason[name] += int(counts[code])
+        valid, by_reason = _without_anonymous(ids, placeholders)
+        for name, count in by_reason.items():
+            self.anonymous_by_reason[name] += count
         self.rows += len(ids)
-        valid = ids if counts[OK] == len(ids) else ids.filter(pa.array(reasons == OK))
         if len(valid) == 0:
             return
         # Sorted runs insert into the B-tree with far fewer page misses.
@@ -273,8 +277,6 @@ def spool(
             for chunk in id_chunks(data, id_col):
                 store.add(chunk, placeholders)
         else:
-            from .identifiers import _as_series
-
             series = _as_series(data)
             store.add(to_arrow_ids(series, column=id_col), placeholders)
         if allow_empty:

@@ -34,7 +34,7 @@ import pyarrow as pa
 
 from . import _html
 from .credentials import AppCredentials, get_credentials
-from .errors import ConfigurationError, InputError, SyncLockedError
+from .errors import ConfigurationError, InputError, PushFailedError, SyncLockedError
 from .payload import Batch, Envelope, Plan, StreamedPlan, validate_cohort_name
 from .push import (
     Counter,
@@ -260,8 +260,6 @@ class SyncResult:
         return "ok" if self.ok else "failed"
 
     def raise_for_status(self) -> SyncResult:
-        from .errors import PushFailedError
-
         if not self.ok:
             raise PushFailedError(
                 f"sync of {self.cohort_name!r} incomplete: {self.members_failed:,} changes failed"
@@ -491,10 +489,7 @@ def _sync(
         _diff(conn, key, mode, previous)
         n_add = store.count("SELECT count(*) FROM temp.to_add")
         n_remove = store.count("SELECT count(*) FROM temp.to_remove")
-        unchanged = store.count(
-            "SELECT count(*) FROM temp.spool s WHERE NOT EXISTS"
-            " (SELECT 1 FROM temp.to_add a WHERE a.uid = s.uid)"
-        )
+        unchanged = desired.unique - n_add  # to_add only ever holds ids of the spool
     result = SyncResult(
         cohort_name=cohort_name,
         cohort_id=cohort_id,

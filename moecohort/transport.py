@@ -116,7 +116,7 @@ class Pacer:
                     return None
                 with self._lock:
                     now = self._clock()
-                    at = max(self._next, self._paused_until, self._window_ok(now))
+                    at = max(self._next, self._paused_until, self._window_ok())
                     if at <= now:
                         if now > self._next + self.interval:
                             # Idle (or first call): start a new grid, no catch-up burst.
@@ -133,7 +133,7 @@ class Pacer:
                 else:
                     self._sleep(at - now)
 
-    def _window_ok(self, now: float) -> float:
+    def _window_ok(self) -> float:
         """Earliest time both sliding windows allow another start."""
         sent = self._sent
         earliest = -math.inf
@@ -181,7 +181,6 @@ class Reply:
     attempts: int = 1
     error_type: str | None = None
     message: str | None = None
-    elapsed_s: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -194,8 +193,6 @@ class TransportStats:
     retries: int = 0
     statuses: collections.Counter[str] = field(default_factory=collections.Counter)
     request_ids: list[str] = field(default_factory=list)
-    max_in_flight_seen: int = 0
-    latency_s: float = 0.0  # smoothed
 
 
 class Transport:
@@ -275,10 +272,6 @@ class Transport:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def in_flight(self) -> int:
-        return self._in_flight
-
     def stop(self) -> None:
         """Send nothing more (e.g. after a 401): waiting and retrying sends end ``NotSent``."""
         self._stopped.set()
@@ -287,7 +280,6 @@ class Transport:
         """POST ``body``, retrying what is worth retrying. Never raises for HTTP or
         network errors: the returned :class:`Reply` says how it ended."""
         attempt = 0
-        started = time.monotonic()
         while True:
             attempt += 1
             reply, wait = self._attempt(body)
@@ -296,7 +288,6 @@ class Transport:
                 reply.status is None and reply.error_type != NOT_SENT
             ) or reply.status in RETRY_STATUSES
             if not retryable or attempt > self.max_retries:
-                reply.elapsed_s = time.monotonic() - started
                 return reply
             with self._lock:
                 self.stats.retries += 1
@@ -329,7 +320,6 @@ class Transport:
         with self._lock:
             self._in_flight += 1
             self.stats.attempts += 1
-            self.stats.max_in_flight_seen = max(self.stats.max_in_flight_seen, self._in_flight)
         t0 = time.monotonic()
         try:
             resp = self.session.post(
@@ -353,8 +343,6 @@ class Transport:
             self.stats.statuses[str(resp.status_code)] += 1
             if reply.request_id:
                 self.stats.request_ids.append(reply.request_id)
-            prev = self.stats.latency_s
-            self.stats.latency_s = latency if prev == 0 else 0.8 * prev + 0.2 * latency
         log.debug(
             "POST %s -> %s in %.0f ms (%d bytes)%s",
             self.url,
