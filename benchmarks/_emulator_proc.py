@@ -39,12 +39,11 @@ class EmulatorProcess:
         ).raise_for_status()
 
     def requests_log(self, workspace_id: str) -> list[dict]:
-        data = requests.get(
+        return requests.get(
             self.url + "/_emulator/requests",
             params={"workspace": workspace_id, "limit": 0},
             timeout=60,
-        ).json()
-        return data["requests"] if isinstance(data, dict) else data
+        ).json()["requests"]
 
     def close(self) -> None:
         self.proc.terminate()

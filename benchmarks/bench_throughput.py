@@ -10,24 +10,15 @@ of R, the peak number in flight, and the 429s. Target: >= 95 % of R, zero 429s.
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import pandas as pd
 import requests
+from _emulator_proc import EmulatorProcess
 
 from _common import markdown_table, write_section
 
 KEY = "bench-throughput-key-0001"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def main() -> None:
@@ -46,20 +37,8 @@ def main() -> None:
 
     import moecohort as mc
 
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moecohort.cli", "emulator", "--port", str(port), "--quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(base + "/_emulator", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with EmulatorProcess() as emu:
+        base = emu.url
         per_body = 2_716  # 36-character ids per full body
         runs = [(latency, args.rpm, args.requests) for latency in args.latencies]
         if args.window_run:
@@ -69,20 +48,13 @@ def main() -> None:
             ids = [str(uuid.uuid4()) for _ in range(per_body * n_requests - per_body // 2)]
             frame = pd.DataFrame({"uid": ids})
             ws = f"BENCH-{int(latency * 1000)}-{int(rpm)}"
-            requests.post(
-                base + "/_emulator/workspaces",
-                json={"workspace_id": ws, "api_key": KEY, "requests_per_minute": int(rpm)},
-                timeout=5,
-            ).raise_for_status()
+            emu.add_workspace(ws, KEY, rpm=int(rpm))
             requests.post(base + "/_emulator/faults", json={"latency_s": latency}, timeout=5)
             app = mc.AppCredentials(ws, KEY, base_url=base)
             result = mc.push_cohort(
                 frame, app, f"Throughput {latency}", requests_per_minute=rpm, progress=False
             )
-            log = requests.get(
-                base + "/_emulator/requests", params={"workspace": ws, "limit": 0}, timeout=30
-            ).json()
-            entries = log["requests"] if isinstance(log, dict) else log
+            entries = emu.requests_log(ws)
             times = sorted(e["ts"] for e in entries)
             achieved = (len(times) - 1) / (times[-1] - times[0]) * 60 if len(times) > 1 else 0.0
             # Steady state: after the first request, which goes alone (a bad key costs one
@@ -101,9 +73,6 @@ def main() -> None:
                     "ok" if result.ok else "FAILED",
                 ]
             )
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
     table = markdown_table(
         [
             "latency",

@@ -76,3 +76,8 @@ PLACEHOLDER_IDS: frozenset[str] = frozenset(
 FORBIDDEN_COHORT_NAME_CHARS = frozenset('|*?\\:<>=$"()')
 
 SUCCESS_MESSAGE = "Your request has been accepted and will be processed soon."
+
+#: The sample exports shipped in ``data/samples``: the source app's segment export ...
+SAMPLE_SOURCE_FILE = "app_a_segment_export.csv"
+#: ... and the destination app's users export.
+SAMPLE_DESTINATION_FILE = "app_b_users.csv"

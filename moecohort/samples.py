@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pandas as pd
 
-__all__ = ["DESTINATION_FILE", "SOURCE_FILE", "load_samples", "samples_dir"]
+from ._constants import SAMPLE_DESTINATION_FILE as DESTINATION_FILE
+from ._constants import SAMPLE_SOURCE_FILE as SOURCE_FILE
 
-SOURCE_FILE = "app_a_segment_export.csv"
-DESTINATION_FILE = "app_b_users.csv"
+__all__ = ["DESTINATION_FILE", "SOURCE_FILE", "load_samples", "samples_dir"]
 
 
 def samples_dir() -> Path:

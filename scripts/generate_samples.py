@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from moecohort._constants import PLACEHOLDER_IDS
+from moecohort._constants import SAMPLE_DESTINATION_FILE as B_FILE
+from moecohort._constants import SAMPLE_SOURCE_FILE as A_FILE
 
 SEED = 20261120
 DEFAULT_OUT = Path(__file__).resolve().parent.parent / "data" / "samples"
 
-A_FILE = "app_a_segment_export.csv"
-B_FILE = "app_b_users.csv"
 README = "README.md"
 A_WHAT = 'dashboard "Export users" of the segment "High intent shoppers"'
 B_WHAT = "users export of the app"
@@ -97,6 +97,8 @@ FIRST_NAMES = [
     "Olivia", "Omar", "Priya", "Rafael", "Ravi", "Rosa", "Sam", "Sara", "Sofia", "Søren",
     "Tariq", "Theo", "Valentina", "Wei", "Yara", "Yusuf", "Zoë",
 ]  # fmt: skip
+#: Equal weights, for drawing first names with :func:`pick`.
+FIRST_NAME_WEIGHTS = dict.fromkeys(FIRST_NAMES, 1.0)
 LAST_NAMES = [
     "Adams", "Bauer", "Bianchi", "Brown", "Costa", "Dubois", "Eriksson", "Fischer",
     "García", "Hansen", "Ito", "Jansen", "Kaur", "Khan", "Kowalski", "Larsen", "Lee",
@@ -182,7 +184,7 @@ def make_people(rng: np.random.Generator) -> list[dict]:
     created = np.sort(rng.integers(WINDOW_START, EXPORTED_AT - 21 * DAY, size=n))
     ids = np.sort(1_000_000 + rng.permutation(420_000)[:n])
 
-    firsts = pick(rng, {name: 1.0 for name in FIRST_NAMES}, n)
+    firsts = pick(rng, FIRST_NAME_WEIGHTS, n)
     lasts = pick(rng, {name: 1.0 for name in LAST_NAMES}, n)
     suffix_roll = rng.random(n)
     suffix_num = rng.integers(1, 1000, size=n)
@@ -239,7 +241,7 @@ def a_user_row(rng, mids: InternalIds, person: dict | None, id_text: str) -> lis
         bought = rng.random() < 0.25
         orders = 1 + int(rng.random() < 0.2) if bought else 0
         ltv = float(np.exp(3.2 + 0.5 * rng.standard_normal())) * orders
-        first = pick(rng, {name: 1.0 for name in FIRST_NAMES}, 1)[0] if id_text else ""
+        first = pick(rng, FIRST_NAME_WEIGHTS, 1)[0] if id_text else ""
         if id_text and rng.random() < 0.5:
             first = ""
         return [
@@ -301,7 +303,7 @@ def b_user_row(rng, mids: InternalIds, person: dict | None, id_text: str) -> lis
         seen = int(EXPORTED_AT - rng.random() * 150 * DAY)
         first = ""
         if id_text and rng.random() < 0.5:
-            first = pick(rng, {name: 1.0 for name in FIRST_NAMES}, 1)[0]
+            first = pick(rng, FIRST_NAME_WEIGHTS, 1)[0]
         return [
             id_text,
             mids.new(seen - int(rng.random() * 30 * DAY)),

@@ -176,7 +176,8 @@ class SyncRequest:
     page: dict[str, Any] | None = None
 
 
-def _require(obj: dict[str, Any], key: str) -> Any:
+def require(obj: dict[str, Any], key: str) -> Any:
+    """``obj[key]``, or raise MoEngage's 400 MissingAttributeError when absent or null."""
     value = obj.get(key)
     if value is None:
         raise missing(key)
@@ -184,7 +185,7 @@ def _require(obj: dict[str, Any], key: str) -> Any:
 
 
 def _require_object(obj: dict[str, Any], key: str) -> dict[str, Any]:
-    value = _require(obj, key)
+    value = require(obj, key)
     if not isinstance(value, dict):
         raise invalid(key, f"{key} must be a JSON object")
     return value
@@ -238,7 +239,8 @@ def _uids(users: Any, attribute: str) -> list[str]:
     return out
 
 
-def _require_body_object(obj: Any) -> dict[str, Any]:
+def require_body_object(obj: Any) -> dict[str, Any]:
+    """``obj`` if it is a JSON object, else the 400 for a body that is not one."""
     if not isinstance(obj, dict):
         raise invalid(None, "The request body must be a JSON object")
     return obj
@@ -246,33 +248,33 @@ def _require_body_object(obj: Any) -> dict[str, Any]:
 
 def parse_partner(obj: Any) -> SyncRequest:
     """Validate the public partner format (``action`` / ``partner`` / ``parameters``)."""
-    body = _require_body_object(obj)
-    action = _require(body, "action")
+    body = require_body_object(obj)
+    action = require(body, "action")
     if not isinstance(action, str) or action not in ACTIONS:
         raise invalid("action", 'action must be "add_members" or "remove_members"')
-    partner = _require(body, "partner")
+    partner = require(body, "partner")
     if not isinstance(partner, str) or partner == "":
         raise invalid("partner", "partner must be a non-empty string")
     params = _require_object(body, "parameters")
-    name = check_cohort_name(_require(params, "cohort_name"), "cohort_name")
-    cohort_id = _check_id(_require(params, "cohort_id"), "cohort_id")
+    name = check_cohort_name(require(params, "cohort_name"), "cohort_name")
+    cohort_id = _check_id(require(params, "cohort_id"), "cohort_id")
     description = params.get("cohort_description")
     if description is not None and not isinstance(description, str):
         raise invalid("cohort_description", "cohort_description must be a string")
-    members = _uids(_require(params, "members"), "members")
+    members = _uids(require(params, "members"), "members")
     add, remove = (members, []) if action == ACTION_ADD else ([], members)
     return SyncRequest(FORMAT_PARTNER, action, cohort_id, name, description, partner, add, remove)
 
 
 def parse_segment_sync(obj: Any) -> SyncRequest:
     """Validate the Outbound Segment Sync format (``type`` / ``pagination`` / ``data``)."""
-    body = _require_body_object(obj)
-    kind = _require(body, "type")
+    body = require_body_object(obj)
+    kind = require(body, "type")
     if kind != FORMAT_SEGMENT_SYNC:
         raise invalid("type", 'type must be "segment_sync"')
     data = _require_object(body, "data")
-    sync_id = _check_id(_require(data, "moengage_sync_id"), "moengage_sync_id")
-    name = check_cohort_name(_require(data, "moengage_sync_name"), "moengage_sync_name")
+    sync_id = _check_id(require(data, "moengage_sync_id"), "moengage_sync_id")
+    name = check_cohort_name(require(data, "moengage_sync_name"), "moengage_sync_name")
     adds = data.get("add_users")
     removes = data.get("remove_users")
     add = [] if adds is None else _uids(adds, "add_users")

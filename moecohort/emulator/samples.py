@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from moecohort._constants import PLACEHOLDER_IDS
+from moecohort._constants import PLACEHOLDER_IDS, SAMPLE_DESTINATION_FILE, SAMPLE_SOURCE_FILE
 
 if TYPE_CHECKING:  # pragma: no cover
     from .server import Emulator
@@ -25,9 +25,9 @@ __all__ = [
 ]
 
 #: The source app's segment export.
-SOURCE_FILE = "app_a_segment_export.csv"
+SOURCE_FILE = SAMPLE_SOURCE_FILE
 #: The destination app's users export.
-DEST_FILE = "app_b_users.csv"
+DEST_FILE = SAMPLE_DESTINATION_FILE
 #: Dashboard exports show the unique user id under this header.
 ID_COLUMN = "ID"
 

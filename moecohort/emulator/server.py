@@ -36,6 +36,7 @@ from moecohort._constants import (
     DEFAULT_REQUESTS_PER_MINUTE,
     HEADER_APPKEY,
     HEADER_PARTNER,
+    VERSION,
 )
 
 from . import protocol as p
@@ -49,8 +50,6 @@ HARD_BODY_CAP = 32 * 1024 * 1024
 
 #: Prefix of the inspection/control API.
 CONTROL_PREFIX = "/_emulator"
-
-_VERSION = "0.1.0"
 
 
 class _BadRequest(Exception):
@@ -69,6 +68,23 @@ def _is_loopback(host: str) -> bool:
 
 def _dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode("ascii")
+
+
+def _sync_detail(entry: dict[str, Any]) -> str:
+    """The access-log detail of one Cohort Sync request, from its log entry."""
+    return " ".join(
+        str(part)
+        for part in (
+            entry.get("workspace") or "-",
+            entry.get("action") or "-",
+            f"cohort={entry.get('cohort_id') or '-'}",
+            f"members={entry.get('members', 0)}",
+            entry.get("error_type"),
+            entry.get("fault"),
+            f"req={entry.get('request_id')}",
+        )
+        if part
+    )
 
 
 class _Server(ThreadingHTTPServer):
@@ -142,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
     """
 
     protocol_version = "HTTP/1.1"
-    server_version = f"moecohort-emulator/{_VERSION}"
+    server_version = f"moecohort-emulator/{VERSION}"
     sys_version = ""
     disable_nagle_algorithm = True
     timeout = 120
@@ -311,26 +327,12 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             body_len=length,
         )
-        entry = out.entry or {}
-        detail = " ".join(
-            str(part)
-            for part in (
-                entry.get("workspace") or "-",
-                entry.get("action") or "-",
-                f"cohort={entry.get('cohort_id') or '-'}",
-                f"members={entry.get('members', 0)}",
-                entry.get("error_type"),
-                entry.get("fault"),
-                f"req={entry.get('request_id')}",
-            )
-            if part
-        )
         if out.drop:
             self._drop()
-            self._access("dropped", detail)
-            return
-        self._send(out.status, out.body, out.headers)
-        self._access(out.status, detail)
+        else:
+            self._send(out.status, out.body, out.headers)
+        if self.server.access_log is not None:
+            self._access("dropped" if out.drop else out.status, _sync_detail(out.entry))
 
     # --- control API --------------------------------------------------------------------------
     def _control(self, path: str) -> None:
@@ -358,9 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
             if method == "POST":
                 if body is None:
                     raise p.ProtocolError(413, p.TYPE_TOO_LARGE, "Control request too large")
-                payload = {} if not body.strip() else p.decode_json(body)
-                if not isinstance(payload, dict):
-                    raise p.invalid(None, "The request body must be a JSON object")
+                payload = {} if not body.strip() else p.require_body_object(p.decode_json(body))
             self._json(route(state, parts, method, payload))
         except p.ProtocolError as err:
             self._error(err.status, err.type, err.message, err.attribute)
@@ -410,7 +410,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _ctl_summary(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    return {"emulator": "moecohort", "version": _VERSION, **state.summary()}
+    return {"emulator": "moecohort", "version": VERSION, **state.summary()}
 
 
 _WORKSPACE_FIELDS = ("workspace_id", "api_key", "users", "requests_per_minute", "suspended")
@@ -423,8 +423,7 @@ def _ctl_workspaces(state: EmulatorState, parts: list[str], method: str, body: A
     if unknown:
         raise p.invalid(unknown[0], f"unknown attribute(s): {', '.join(unknown)}")
     for key in ("workspace_id", "api_key"):
-        if body.get(key) is None:
-            raise p.missing(key)
+        p.require(body, key)
     users = body.get("users") or []
     if not isinstance(users, list):
         raise p.invalid("users", "users must be a list of uid strings")

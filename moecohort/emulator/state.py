@@ -112,9 +112,7 @@ class Faults:
             not _is_number(self.retry_after) or self.retry_after < 0
         ):
             raise ValueError(f"Faults.retry_after must be None or >= 0, got {self.retry_after!r}")
-        rpm = self.requests_per_minute
-        if rpm is not None and (not isinstance(rpm, int) or isinstance(rpm, bool) or rpm < 1):
-            raise ValueError(f"Faults.requests_per_minute must be None or an int >= 1, got {rpm!r}")
+        _check_rpm(self.requests_per_minute, "Faults.requests_per_minute")
 
     @property
     def active(self) -> bool:
@@ -213,7 +211,8 @@ class Outcome:
     headers: list[tuple[str, str]]
     #: ``"before"`` / ``"after"``: close the connection instead of answering.
     drop: str | None = None
-    entry: dict[str, Any] | None = None
+    #: The request-log entry (set on every path of ``handle_sync``).
+    entry: dict[str, Any] = field(default_factory=dict)
 
 
 def normalise_suspended(value: bool | str | None) -> str | None:
@@ -228,11 +227,12 @@ def normalise_suspended(value: bool | str | None) -> str | None:
     raise ValueError(f"suspended must be a bool or one of {choices}, got {value!r}")
 
 
-def _check_rpm(value: Any) -> int | None:
+def _check_rpm(value: Any, name: str = "requests_per_minute") -> int | None:
+    """``value`` if None or an int >= 1, else ValueError naming the setting ``name``."""
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"requests_per_minute must be None or an int >= 1, got {value!r}")
+        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
     return value
 
 
