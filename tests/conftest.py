@@ -21,6 +21,23 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(Transport, "backoff_cap_s", 0.004)
 
 
+@pytest.fixture
+def rsps():
+    """A ``responses`` mock of ``requests``: nothing leaves the process."""
+    import responses
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
+        yield r
+
+
+@pytest.fixture(scope="session")
+def readme_counts() -> dict[str, int]:
+    """The quirk counts stated in data/samples/README.md."""
+    from support import sample_readme_counts
+
+    return sample_readme_counts()
+
+
 @pytest.fixture(scope="module")
 def app_a():
     """App A's segment export, read with pandas' defaults (its ID column is float64)."""

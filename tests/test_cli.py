@@ -367,7 +367,7 @@ def test_a_corrupt_parquet_file_is_one_line(runner: CliRunner, dest_env, tmp_pat
     assert "Traceback" not in result.output
 
 
-def test_profiles_add_takes_any_data_center_spelling(runner: CliRunner, isolated_config) -> None:
+def test_profiles_add_takes_any_data_center_spelling(runner: CliRunner) -> None:
     result = runner.invoke(
         cli,
         ["profiles", "add", "eu", "--workspace-id", "WS", "--data-center", "DC-02"],

@@ -435,7 +435,7 @@ def test_key_absent_from_logging(
         assert KEY not in record.getMessage()
 
 
-def test_key_absent_from_exception_messages(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_key_absent_from_exception_messages() -> None:
     attempts = [
         lambda: AppCredentials(f"{WS}:{KEY}", KEY),  # a pasted "user:password"
         lambda: AppCredentials(f"{WS} {KEY}", KEY),
@@ -688,7 +688,7 @@ def test_keyring_that_refuses_falls_back_to_file(
 
 
 def test_moving_a_profile_out_of_the_keyring_deletes_the_entry(
-    config_dir: Path, creds: AppCredentials, memory_keyring: MemoryKeyring
+    creds: AppCredentials, memory_keyring: MemoryKeyring
 ) -> None:
     ProfileStore().save(creds)
     assert memory_keyring.store
@@ -897,7 +897,7 @@ def test_get_credentials_prompt_without_terminal(monkeypatch: pytest.MonkeyPatch
 
 
 # --------------------------------------------------------------------------- review fixes
-def test_a_key_given_as_a_profile_name_is_not_echoed(config_dir: Path) -> None:
+def test_a_key_given_as_a_profile_name_is_not_echoed() -> None:
     key_like = "my-real-data-api-key-9f2a77"
     with pytest.raises(ConfigurationError) as info:
         get_credentials(key_like)

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from support import SAMPLES, sample_readme_counts
+from support import SAMPLES, plain
 
 import moecohort
 from moecohort import (
@@ -65,11 +65,6 @@ SPEC_PLACEHOLDERS = [
 ]
 NFC_E = unicodedata.normalize("NFC", "é")
 NFD_E = unicodedata.normalize("NFD", "é")
-
-
-def plain(values) -> list:
-    """A Series or Index as a list, with every kind of missing value as None."""
-    return [None if pd.isna(v) else v for v in list(values)]
 
 
 def canon(values, **kwargs) -> list:
@@ -620,49 +615,46 @@ def test_near_miss_kind(a, b, kind):
 
 
 # --------------------------------------------------------------------------- sample files
-@pytest.fixture(scope="module")
-def counts() -> dict[str, int]:
-    return sample_readme_counts()
-
-
-def test_sample_a_float_ids_drop_anonymous(app_a, counts):
+def test_sample_a_float_ids_drop_anonymous(app_a, readme_counts):
     assert app_a["ID"].dtype == "float64"
     clean, rep = drop_anonymous(app_a, "ID", report=True)
-    assert rep.rows_in == counts["a_rows"]
-    assert rep.missing == counts["a_empty_id"]
+    assert rep.rows_in == readme_counts["a_rows"]
+    assert rep.missing == readme_counts["a_empty_id"]
     assert rep.blank == 0
-    assert rep.placeholder == counts["a_placeholder_0"] + counts["a_placeholder_minus_1"]
-    assert canonical_ids(clean["ID"]).nunique() == counts["a_distinct_valid_ids"]
+    assert (
+        rep.placeholder == readme_counts["a_placeholder_0"] + readme_counts["a_placeholder_minus_1"]
+    )
+    assert canonical_ids(clean["ID"]).nunique() == readme_counts["a_distinct_valid_ids"]
     ids = canon(clean["ID"])
     assert all(re.fullmatch(r"\d{7}", i) for i in ids)  # "1004821", never "1004821.0"
 
 
-def test_sample_b_text_ids_drop_anonymous(app_b, counts):
+def test_sample_b_text_ids_drop_anonymous(app_b, readme_counts):
     clean, rep = drop_anonymous(app_b, "ID", report=True)
-    assert rep.rows_in == counts["b_rows"]
+    assert rep.rows_in == readme_counts["b_rows"]
     # pandas read empty, null, N/A and None as NaN; guest, unknown, (empty) stay text.
-    assert rep.missing == counts["b_id_nan_in_pandas"]
+    assert rep.missing == readme_counts["b_id_nan_in_pandas"]
     assert rep.blank == 0
     assert rep.placeholder == (
-        counts["b_placeholder_guest"]
-        + counts["b_placeholder_unknown"]
-        + counts["b_placeholder_empty_parens"]
+        readme_counts["b_placeholder_guest"]
+        + readme_counts["b_placeholder_unknown"]
+        + readme_counts["b_placeholder_empty_parens"]
     )
     ids = canonical_ids(clean["ID"])
-    assert ids.nunique() == counts["b_distinct_valid_ids"]
-    assert len(ids) - ids.nunique() == counts["b_duplicate_extra_rows"]
+    assert ids.nunique() == readme_counts["b_distinct_valid_ids"]
+    assert len(ids) - ids.nunique() == readme_counts["b_duplicate_extra_rows"]
     # Stray spaces are kept: MoEngage would not match them either.
-    assert sum(i != i.strip() for i in ids) == counts["b_whitespace_ids"]
+    assert sum(i != i.strip() for i in ids) == readme_counts["b_whitespace_ids"]
 
 
-def test_sample_b_read_as_written(counts):
+def test_sample_b_read_as_written(readme_counts):
     raw = pd.read_csv(SAMPLES / "app_b_users.csv", dtype=str, keep_default_na=False)
     rep = anonymous_report(raw, "ID")
     assert rep.missing == 0
-    assert rep.blank == counts["b_empty_id"]
-    placeholder_keys = [k for k in counts if k.startswith("b_placeholder_")]
+    assert rep.blank == readme_counts["b_empty_id"]
+    placeholder_keys = [k for k in readme_counts if k.startswith("b_placeholder_")]
     assert len(placeholder_keys) == 6
-    assert rep.placeholder == sum(counts[k] for k in placeholder_keys)
+    assert rep.placeholder == sum(readme_counts[k] for k in placeholder_keys)
     reasons = anonymous_reasons(raw["ID"])
     placeholders = raw.loc[reasons.eq("placeholder").fillna(False).to_numpy(), "ID"]
     assert set(placeholders) == {"guest", "unknown", "null", "N/A", "None", "(empty)"}

@@ -26,8 +26,9 @@ FAST = 60_000  # requests per minute: the client's pacing never gets in the way
 pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def users() -> list[str]:
+    """30,000 known user ids, built once per module (no test mutates the list)."""
     return ids(30_000)
 
 

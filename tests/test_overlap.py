@@ -22,7 +22,6 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from support import sample_readme_counts
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
 from moecohort.identifiers import (
@@ -42,10 +41,6 @@ overlap_module = importlib.import_module("moecohort.overlap")
 kernels = importlib.import_module("moecohort._kernels")
 NFC_E = unicodedata.normalize("NFC", "é")
 NFD_E = unicodedata.normalize("NFD", "é")
-
-
-def plain(values) -> list:
-    return [None if pd.isna(v) else v for v in list(values)]
 
 
 def pairs(report: OverlapReport) -> list[tuple[str, str, str]]:
@@ -371,30 +366,30 @@ def test_keep_in_destination_empty_destination_and_missing_column():
 
 # --------------------------------------------------------------------------- sample files
 @pytest.fixture(scope="module")
-def counts() -> dict[str, int]:
-    return sample_readme_counts()
-
-
-@pytest.fixture(scope="module")
 def sample_reports(app_a, app_b) -> dict[str, OverlapReport]:
     return {e: overlap(app_a, app_b, on="ID", labels=("A", "B"), engine=e) for e in ENGINES}
 
 
 @pytest.mark.parametrize("eng", ENGINES)
-def test_sample_overlap_matches_readme(sample_reports, counts, eng):
+def test_sample_overlap_matches_readme(sample_reports, readme_counts, eng):
     r = sample_reports[eng]
-    assert r.n_in_both == counts["overlap_exact"]
-    assert r.source.rows == counts["a_rows"]
-    assert r.destination.rows == counts["b_rows"]
-    assert r.source.unique == counts["a_distinct_valid_ids"]
-    assert r.destination.unique == counts["b_distinct_valid_ids"]
-    assert r.n_only_source == counts["a_distinct_valid_ids"] - counts["overlap_exact"]
-    assert r.n_only_destination == counts["b_distinct_valid_ids"] - counts["overlap_exact"]
+    assert r.n_in_both == readme_counts["overlap_exact"]
+    assert r.source.rows == readme_counts["a_rows"]
+    assert r.destination.rows == readme_counts["b_rows"]
+    assert r.source.unique == readme_counts["a_distinct_valid_ids"]
+    assert r.destination.unique == readme_counts["b_distinct_valid_ids"]
+    assert r.n_only_source == readme_counts["a_distinct_valid_ids"] - readme_counts["overlap_exact"]
+    assert (
+        r.n_only_destination
+        == readme_counts["b_distinct_valid_ids"] - readme_counts["overlap_exact"]
+    )
     assert r.source.anonymous == (
-        counts["a_empty_id"] + counts["a_placeholder_0"] + counts["a_placeholder_minus_1"]
+        readme_counts["a_empty_id"]
+        + readme_counts["a_placeholder_0"]
+        + readme_counts["a_placeholder_minus_1"]
     )
     assert r.destination.anonymous == sum(
-        counts[k]
+        readme_counts[k]
         for k in (
             "b_id_nan_in_pandas",
             "b_placeholder_guest",
@@ -403,13 +398,13 @@ def test_sample_overlap_matches_readme(sample_reports, counts, eng):
         )
     )
     # App A repeats ids only through exact duplicate rows; app B through stale profiles.
-    assert r.source.duplicates == counts["a_exact_duplicate_rows"]
-    assert r.destination.duplicates == counts["b_duplicate_extra_rows"]
+    assert r.source.duplicates == readme_counts["a_exact_duplicate_rows"]
+    assert r.destination.duplicates == readme_counts["b_duplicate_extra_rows"]
 
 
-def test_sample_near_misses_are_the_stray_spaces(sample_reports, counts):
+def test_sample_near_misses_are_the_stray_spaces(sample_reports, readme_counts):
     r = sample_reports["pyarrow"]
-    assert len(r.near_misses) == counts["b_near_misses"]
+    assert len(r.near_misses) == readme_counts["b_near_misses"]
     assert set(r.near_misses["differs_by"]) == {"whitespace"}
     for s, d, _ in pairs(r):
         assert d != s

@@ -11,6 +11,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import ids as uuids
 
 from moecohort._constants import FORBIDDEN_COHORT_NAME_CHARS, MAX_BODY_BYTES
 from moecohort.errors import CohortNameError, InputError
@@ -462,7 +463,7 @@ def test_page_count_that_flips_across_a_power_of_ten():
 
 
 def test_200k_uuid_ids_need_at_most_the_ideal_count_plus_one():
-    ids = [str(uuid.UUID(int=i * 7919 + 1)) for i in range(200_000)]
+    ids = uuids(200_000)
     assert {len(x) for x in ids} == {36}
     env = Envelope("segment_sync", "VIP users", cohort_id_for("VIP users"))
     plan = pack(env, arr(ids))

@@ -11,7 +11,6 @@ import logging
 import math
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ import pandas as pd
 import pytest
 import requests
 import responses
+from support import ids as uuids
 
 from moecohort import (
     AccountSuspendedError,
@@ -127,12 +127,6 @@ class Server:
 pytestmark = pytest.mark.usefixtures("fast_backoff")
 
 
-@pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
-
-
 def serve(rsps, script=None, delay: float = 0.0) -> Server:
     server = Server(script, delay)
     rsps.add_callback(responses.POST, URL, callback=server)
@@ -148,10 +142,6 @@ def assert_accounted(result: PushResult) -> None:
     assert len(result.failed) == result.members_failed
     assert list(result.failed.columns) == ["uid", "status", "error_type", "message", "request_id"]
     assert not result.failed["uid"].duplicated().any()
-
-
-def uuids(n: int, seed: int = 0) -> list[str]:
-    return [str(uuid.UUID(int=(i + 1) * 2654435761 + seed)) for i in range(n)]
 
 
 def push(df, name="VIP users", **kw) -> PushResult:

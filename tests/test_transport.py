@@ -16,6 +16,7 @@ import requests
 import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import FakeClock
 
 from moecohort.credentials import AppCredentials
 from moecohort.errors import ConfigurationError
@@ -33,26 +34,6 @@ FAIL = {
         "request_id": "req-400",
     },
 }
-
-
-class FakeClock:
-    """A clock that only moves when something sleeps; ``late`` adds oversleep."""
-
-    def __init__(self, start: float = 1000.0, late=None) -> None:
-        self.now = start
-        self.sleeps: list[float] = []
-        self.late = late
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        assert seconds >= 0, seconds
-        self.sleeps.append(seconds)
-        self.now += seconds + (self.late() if self.late else 0.0)
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def max_in_window(starts: list[float], width: float) -> int:
@@ -232,12 +213,6 @@ def test_pacer_windows_hold_whatever_happens(rpm, steps, lateness, seed):
 
 # --------------------------------------------------------------------------- Transport
 @pytest.fixture
-def rsps():
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as r:
-        yield r
-
-
-@pytest.fixture
 def clock(monkeypatch):
     """A fake clock that also stands in for the transport's retry sleeps."""
     fc = FakeClock()
@@ -360,7 +335,7 @@ def test_exponential_backoff_with_jitter(rsps, clock, monkeypatch):
     assert delays[3] > delays[0]
 
 
-def test_backoff_base_argument_still_wins(rsps, clock):
+def test_backoff_base_argument_still_wins(clock):
     t = make(clock, backoff_base_s=0.0, backoff_cap_s=0.0)
     assert (t.backoff_base_s, t.backoff_cap_s) == (0.0, 0.0)
     assert Transport.backoff_base_s == 0.5

@@ -141,7 +141,7 @@ def test_filling_the_fields_gives_credentials(emu: Emulator) -> None:
 
 
 def test_typed_key_leaves_the_widget_model_at_once(
-    emu: Emulator, sent: list[tuple[str, dict[str, Any]]]
+    sent: list[tuple[str, dict[str, Any]]],
 ) -> None:
     picker = mw.CredentialsPicker()
     field = picker.key_field
@@ -395,7 +395,7 @@ def test_dry_run_shows_the_plan_and_sends_nothing(emu: Emulator) -> None:
     assert emu.request_log(WS) == []
 
 
-def test_dry_run_without_an_app(emu: Emulator) -> None:
+def test_dry_run_without_an_app() -> None:
     panel = mw.PushPanel(frame(), None, id_col="ID", cohort_name="Buyers")
     assert panel.dry_run() is not None
     assert panel.push() is None

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import requests
+from support import FakeClock
 
 from moecohort._constants import COHORT_SYNC_PATH
 from moecohort.emulator import Emulator
@@ -17,19 +18,6 @@ from moecohort.emulator import Emulator
 WS = "WS-TEST"
 KEY = "test-key-0123456789"
 USERS = ["u1", "u2", "u3", "U1", " u4", "user 5"]
-
-
-class FakeClock:
-    """A monotonic clock tests move by hand."""
-
-    def __init__(self, start: float = 1000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def basic(user: str, password: str) -> str:
@@ -168,8 +156,12 @@ def make_api() -> Iterator[Any]:
     """Build an :class:`Api` for an emulator the test starts itself."""
     made: list[Api] = []
 
-    def make(emulator: Emulator) -> Api:
+    def make(emulator: Emulator, ws: str | None = None, key: str | None = None) -> Api:
         helper = Api(emulator)
+        if ws is not None:
+            helper.ws = ws
+        if key is not None:
+            helper.key = key
         made.append(helper)
         return helper
 

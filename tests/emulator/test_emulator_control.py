@@ -273,8 +273,7 @@ def test_access_log_never_shows_keys(make_api):
     stream = io.StringIO()
     with Emulator(access_log=stream) as emu:
         emu.add_workspace("W", "very-secret-key-42", ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "W", "very-secret-key-42"
+        api = make_api(emu, "W", "very-secret-key-42")
         api.add("c1", ["u1"])
         api.post(api.partner_body("add_members", "c1", ["u1"]), key="other-secret-key")
         api.control("GET", "/workspaces")

@@ -16,8 +16,7 @@ MIXED = Faults(error_500=0.2, rate_429=0.15, drop_before=0.1, drop_after=0.1)
 def _outcomes(make_api, seed: int | None, n: int = 40, faults: Faults = MIXED) -> list[str]:
     with Emulator(seed=seed, faults=faults, rate_limit=False) as emu:
         emu.add_workspace("F", KEY, ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "F", KEY
+        api = make_api(emu, "F", KEY)
         return _run(api, n)
 
 
@@ -45,8 +44,7 @@ def test_different_seed_different_sequence(make_api):
 def test_reset_replays_the_sequence(make_api):
     with Emulator(seed=5, faults=MIXED) as emu:
         emu.add_workspace("F", KEY, ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "F", KEY
+        api = make_api(emu, "F", KEY)
         first = _run(api, 30)
         emu.reset()
         assert _run(api, 30) == first
@@ -55,8 +53,7 @@ def test_reset_replays_the_sequence(make_api):
 def test_log_matches_outcomes(make_api):
     with Emulator(seed=3, faults=MIXED) as emu:
         emu.add_workspace("F", KEY, ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "F", KEY
+        api = make_api(emu, "F", KEY)
         outcomes = _run(api, 30)
         log = emu.request_log()
     assert len(log) == 30
@@ -139,8 +136,7 @@ def test_unauthenticated_requests_do_not_consume_the_rng(make_api):
     def run(extra_401s: int) -> list[str]:
         with Emulator(seed=9, faults=Faults(error_500=0.5)) as emu:
             emu.add_workspace("F", KEY, ["u1"])
-            api = make_api(emu)
-            api.ws, api.key = "F", KEY
+            api = make_api(emu, "F", KEY)
             out = []
             for i in range(12):
                 if i < extra_401s:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from support import SAMPLES
 
 from moecohort.emulator import (
     DEMO_DEST_KEY,
@@ -46,8 +47,7 @@ def test_start_stop_frees_port_quickly(make_api):
     assert emu.url == f"http://127.0.0.1:{emu.port}"
     assert emu.endpoint == emu.url + "/v1/integrations/cohortsync"
     emu.add_workspace("W", KEY, ["u1"])
-    api = make_api(emu)
-    api.ws, api.key = "W", KEY
+    api = make_api(emu, "W", KEY)
     assert api.add("c", ["u1"]).ok  # leaves an idle keep-alive connection open
     port = emu.port
     t0 = time.perf_counter()
@@ -64,8 +64,7 @@ def test_restart_keeps_port_and_state(make_api):
     emu = Emulator().start()
     try:
         emu.add_workspace("W", KEY, ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "W", KEY
+        api = make_api(emu, "W", KEY)
         api.add("c", ["u1"])
         port = emu.port
         emu.stop()
@@ -108,8 +107,7 @@ def test_concurrent_clients(make_api):
         errors: list[int] = []
 
         def worker(k: int) -> None:
-            api = make_api(emu)
-            api.ws, api.key = "W", KEY
+            api = make_api(emu, "W", KEY)
             for j in range(10):
                 chunk = users[(k * 10 + j) * 4 : (k * 10 + j) * 4 + 4]
                 r = api.add("shared", chunk)
@@ -133,8 +131,7 @@ def test_sqlite_persists_across_restart(tmp_path, make_api):
         assert emu.db == str(db)
         emu.add_workspace("W", KEY, ["u1", "u2", "u3"], requests_per_minute=50)
         emu.add_workspace("S", KEY, ["u1"], suspended="BlockedClient")
-        api = make_api(emu)
-        api.ws, api.key = "W", KEY
+        api = make_api(emu, "W", KEY)
         api.add("c1", ["u1", "u2", "ghost"], name="First", cohort_description="desc")
         api.remove("c1", ["u2"], name="First")
         api.segment("s1", add=["u3"], name="Seg")
@@ -151,8 +148,7 @@ def test_sqlite_persists_across_restart(tmp_path, make_api):
         ws = {w["workspace_id"]: w for w in emu.workspaces()}
         assert ws["W"]["requests_per_minute"] == 50
         assert ws["S"]["suspended"] == "BlockedClient"
-        api = make_api(emu)
-        api.ws, api.key = "W", KEY
+        api = make_api(emu, "W", KEY)
         assert api.add("c1", ["u3"]).ok  # the key survived too
         assert emu.cohort_members("W", "c1") == {"u1", "u3"}
         assert emu.request_log()[-1]["seq"] == before_log[-1]["seq"] + 1
@@ -256,11 +252,10 @@ def test_load_samples_missing_files(tmp_path):
 
 
 def test_load_real_samples_if_present():
-    root = Path(__file__).resolve().parents[2] / "data" / "samples"
-    if not (root / "app_b_users.csv").is_file():
+    if not (SAMPLES / "app_b_users.csv").is_file():
         pytest.skip("data/samples not generated")
     with Emulator() as emu:
-        info = load_samples(emu, root)
+        info = load_samples(emu, SAMPLES)
     assert info["source"]["users"] == 3760  # README: a_distinct_valid_ids
     assert info["destination"]["users"] == 4795  # README: b_distinct_valid_ids
 

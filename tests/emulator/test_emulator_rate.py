@@ -13,8 +13,7 @@ KEY = "rate-key-00000000"
 def limited(make_api, clock):
     with Emulator(clock=clock) as emu:
         emu.add_workspace("R", KEY, ["u1"], requests_per_minute=3)
-        api = make_api(emu)
-        api.ws, api.key = "R", KEY
+        api = make_api(emu, "R", KEY)
         yield emu, api
 
 
@@ -96,8 +95,7 @@ def test_default_limit_is_300(api):
 def test_rate_limit_off(make_api):
     with Emulator(rate_limit=False) as emu:
         emu.add_workspace("W", KEY, ["u1"], requests_per_minute=1)
-        api = make_api(emu)
-        api.ws, api.key = "W", KEY
+        api = make_api(emu, "W", KEY)
         for _ in range(5):
             r = api.add("c", ["u1"])
             assert r.status_code == 200
@@ -107,8 +105,7 @@ def test_rate_limit_off(make_api):
 def test_workspace_without_limit(make_api):
     with Emulator() as emu:
         emu.add_workspace("W", KEY, ["u1"], requests_per_minute=None)
-        api = make_api(emu)
-        api.ws, api.key = "W", KEY
+        api = make_api(emu, "W", KEY)
         assert all(api.add("c", ["u1"]).ok for _ in range(3))
 
 

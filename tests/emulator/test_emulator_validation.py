@@ -285,8 +285,7 @@ def test_cohort_limit(make_api):
 
     with Emulator(max_cohorts=3) as emu:
         emu.add_workspace("W", "key-0000000000", ["u1"])
-        api = make_api(emu)
-        api.ws, api.key = "W", "key-0000000000"
+        api = make_api(emu, "W", "key-0000000000")
         for i in range(3):
             assert api.add(f"c{i}", ["u1"]).status_code == 200
         r = api.add("c3", ["u1"])
