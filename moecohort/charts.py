@@ -168,7 +168,7 @@ def membership(
     ids = canonical_ids(df[column], column=str(column))
     label = report.source_label if side == "source" else report.destination_label
     shared = ids.isin(report.in_both).to_numpy(dtype=bool, na_value=False)
-    anonymous = is_anonymous(df[column]).to_numpy(dtype=bool)
+    anonymous = is_anonymous(ids).to_numpy(dtype=bool)  # ids: already canonical
     groups = pd.Series(f"only in {label}", index=df.index, name="group")
     groups[shared] = "in both apps"
     groups[anonymous] = "anonymous"

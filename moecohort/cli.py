@@ -123,6 +123,14 @@ def credential_options(func: F) -> F:
     return func
 
 
+#: --progress/--no-progress, handed to the Python functions as True, False or "auto".
+_progress_option = click.option(
+    "--progress/--no-progress",
+    default=None,
+    callback=lambda ctx, param, value: "auto" if value is None else value,
+    help="Progress bar (default: on a terminal).",
+)
+
 # Options shared by the commands that send (push, sync), as the Python functions share them.
 _sending_options = [
     click.option("--id-col", default="uid", show_default=True, help="Column holding the user id."),
@@ -145,9 +153,7 @@ _sending_options = [
         "--failed-out", type=click.Path(dir_okay=False), help="Write failed users to this CSV."
     ),
     click.option("--json", "as_json", is_flag=True, help="Print the result as JSON."),
-    click.option(
-        "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
-    ),
+    _progress_option,
 ]
 
 
@@ -258,7 +264,7 @@ def push(
     dry_run: bool,
     failed_out: str | None,
     as_json: bool,
-    progress: bool | None,
+    progress: bool | str,
 ) -> None:
     """Push the users of FILE (CSV or Parquet) to a cohort.
 
@@ -280,7 +286,7 @@ def push(
         max_in_flight=max_in_flight,
         max_retries=max_retries,
         dry_run=dry_run,
-        progress="auto" if progress is None else progress,
+        progress=progress,
     )
     _echo_result(result, failed_out, as_json, dry_run=result.dry_run)
 
@@ -327,7 +333,7 @@ def sync(
     dry_run: bool,
     failed_out: str | None,
     as_json: bool,
-    progress: bool | None,
+    progress: bool | str,
 ) -> None:
     """Mirror the users of FILE (CSV or Parquet, read in chunks) into a cohort.
 
@@ -350,7 +356,7 @@ def sync(
         max_in_flight=max_in_flight,
         max_retries=max_retries,
         wait=wait,
-        progress="auto" if progress is None else progress,
+        progress=progress,
     )
     _echo_result(
         result,
@@ -444,7 +450,8 @@ def profiles_add(
     creds = AppCredentials(workspace_id, key, data_center, base_url=base_url, name=name)
     store = ProfileStore()
     store.save(creds, name, use_keyring=use_keyring)
-    info = next(p for p in store.list() if p.name == name)
+    info = store.info(name)
+    assert info is not None  # just saved
     click.echo(
         f"saved profile {name!r}: workspace {info.workspace_id}, data center "
         f"{info.data_center}, key {info.masked_key} in the {info.key_storage}"
@@ -497,15 +504,13 @@ def emulator(
 
 
 @cli.command()
-@click.option(
-    "--progress/--no-progress", default=None, help="Progress bar (default: on a terminal)."
-)
+@_progress_option
 @_friendly
-def demo(progress: bool | None) -> None:
+def demo(progress: bool | str) -> None:
     """Run the whole job against the local emulator with the sample apps."""
     from .demo import run_demo
 
-    code = run_demo(click.echo, progress="auto" if progress is None else progress)
+    code = run_demo(click.echo, progress=progress)
     sys.exit(code)
 
 

@@ -180,10 +180,11 @@ def _valid_data_centers() -> str:
     return ", ".join(f"{dc} ({_region_label(dc)})" for dc in DATA_CENTERS)
 
 
-def _show_invalid(value: object) -> str:
-    """Echo a rejected value, unless it is long enough to be a misplaced secret."""
+def _show_invalid(value: object, limit: int = 10) -> str:
+    """Echo a rejected value, unless it is longer than ``limit``: then it may be a
+    misplaced secret, and is shown masked."""
     text = str(value)
-    return repr(value) if len(text) <= 10 else f"{mask_secret(text)!r} (shown masked)"
+    return repr(value) if len(text) <= limit else f"{mask_secret(text)!r} (shown masked)"
 
 
 def normalize_data_center(value: str | int) -> str:
@@ -658,7 +659,7 @@ class ProfileStore:
     def _unknown(self, name: str, known: builtins.list[str]) -> ConfigurationError:
         listed = ", ".join(repr(n) for n in known) if known else "none yet"
         # A long "name" may be a key passed where a profile name goes: never echo it whole.
-        shown = repr(name) if len(name) <= 16 else f"{mask_secret(name)!r} (shown masked)"
+        shown = _show_invalid(name, limit=16)
         return ConfigurationError(
             f"Unknown profile {shown}. Known profiles: {listed} (in {self._path}). "
             f"Add one with: {_ADD_HINT}"
@@ -844,6 +845,10 @@ class ProfileStore:
     def exists(self, name: str) -> bool:
         """Whether a profile called ``name`` is saved."""
         return isinstance(self._profiles().get(name), dict)
+
+    def info(self, name: str) -> ProfileInfo | None:
+        """The saved profile ``name`` (masked key), or None."""
+        return next((info for info in self.list() if info.name == name), None)
 
     def list(self) -> builtins.list[ProfileInfo]:
         """Every saved profile, sorted by name, with masked keys (the keyring is not read)."""

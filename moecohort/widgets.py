@@ -23,10 +23,11 @@ and the kernel does not echo the key back to the browser.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 try:
@@ -44,7 +45,14 @@ from ._constants import DATA_CENTERS
 from .credentials import AppCredentials, ProfileStore, SecretStr, get_credentials
 from .errors import CohortNameError, ConfigurationError, MoEngageError
 from .payload import cohort_id_for, validate_cohort_name
-from .push import ConnectionCheck, PushResult, check_connection, prepare_ids, push_cohort
+from .push import (
+    FAILED_COLUMNS,
+    ConnectionCheck,
+    PushResult,
+    check_connection,
+    prepare_ids,
+    push_cohort,
+)
 
 __all__ = [
     "DATA_CENTER_OPTIONS",
@@ -275,8 +283,7 @@ class CredentialsPicker(widgets.VBox):
         """Fill the fields from ``app`` and hold its key (shown masked)."""
         if not isinstance(app, AppCredentials):
             raise TypeError(f"set_credentials() takes AppCredentials, not {type(app).__name__}")
-        self._quiet = True
-        try:
+        with self._quietly():
             self.name_field.value = app.name or ""
             self.workspace_field.value = app.workspace_id
             self.data_center_dropdown.value = app.data_center
@@ -284,8 +291,6 @@ class CredentialsPicker(widgets.VBox):
             if app.base_url:
                 self.advanced.selected_index = 0  # never hide where the requests go
             self._set_key(app.data_api_key)
-        finally:
-            self._quiet = False
         self._refresh()
 
     def clear_key(self) -> None:
@@ -313,13 +318,10 @@ class CredentialsPicker(widgets.VBox):
                 )
             )
         current = self.profile_dropdown.value
-        self._quiet = True
-        try:
+        with self._quietly():
             self.profile_dropdown.options = options
             names = [value for _label, value in options]
             self.profile_dropdown.value = current if current in names else _NEW_PROFILE
-        finally:
-            self._quiet = False
         return [info.name for info in infos]
 
     def load_profile(self, name: str) -> AppCredentials | None:
@@ -330,12 +332,9 @@ class CredentialsPicker(widgets.VBox):
             self._status(_bad(str(err)))
             return None
         self.set_credentials(app)
-        self._quiet = True
-        try:
+        with self._quietly():
             if name in [value for _label, value in self.profile_dropdown.options]:
                 self.profile_dropdown.value = name
-        finally:
-            self._quiet = False
         self._status(_ok(f"loaded profile {name!r} (key {app.masked_key})"))
         return app
 
@@ -377,23 +376,17 @@ class CredentialsPicker(widgets.VBox):
         app = self.credentials
         profile = (name if name is not None else self.name_field.value).strip()
         saved = self._store.save(app, profile or None, use_keyring=self._use_keyring)
-        where = next(
-            (
-                "the system keyring"
-                if info.key_storage == "keyring"
-                else f"{self._store.path} (mode 0600)"
-                for info in self._store.list()
-                if info.name == saved.name
-            ),
-            str(self._store.path),
-        )
+        info = self._store.info(saved.name or "")
+        if info is None:
+            where = str(self._store.path)
+        elif info.key_storage == "keyring":
+            where = "the system keyring"
+        else:
+            where = f"{self._store.path} (mode 0600)"
         self.refresh_profiles()
-        self._quiet = True
-        try:
+        with self._quietly():
             self.name_field.value = saved.name or ""
             self.profile_dropdown.value = saved.name
-        finally:
-            self._quiet = False
         self._refresh()
         self._status(_ok(f"saved profile {saved.name!r}; key {saved.masked_key} in {where}"))
         return saved
@@ -433,6 +426,15 @@ class CredentialsPicker(widgets.VBox):
         if change["new"]:
             self._absorb_key()
             self._refresh()
+
+    @contextlib.contextmanager
+    def _quietly(self) -> Iterator[None]:
+        """Set widget values without their observers reacting."""
+        self._quiet = True
+        try:
+            yield
+        finally:
+            self._quiet = False
 
     def _on_field(self, _change: dict[str, Any]) -> None:
         if not self._quiet:
@@ -719,10 +721,9 @@ class PushPanel(widgets.VBox):
     def failed_csv(self) -> str:
         """The failed users of the last push (or dry run) as CSV text (a header only
         when none failed)."""
-        failed = self.result.failed if self.result is not None else None
-        if failed is None:
-            return "uid,status,error_type,message,request_id\n"
-        return str(failed.to_csv(index=False))
+        if self.result is None:
+            return ",".join(FAILED_COLUMNS) + "\n"
+        return str(self.result.failed.to_csv(index=False))
 
     # ---- internals
     def _app_or_none(self) -> AppCredentials | None:
