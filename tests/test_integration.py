@@ -277,6 +277,11 @@ def test_chaos_with_requests_in_flight(moe_emulator, users, wire_format):
     chaos_push(moe_emulator, users, 7, wire_format)
 
 
+#: How late a request may reach the emulator after the client started it: thread wake-ups
+#: on a loaded 2-core CI machine (seen: one request 21 ms late, its next gap 0.079 s).
+ARRIVAL_JITTER_S = 0.04
+
+
 def test_pacing_holds_against_the_emulator(emu, app, users):
     """At 600 requests per minute, the emulator sees requests about 0.1 s apart."""
     frame = pd.DataFrame({"uid": users[:15_000]})  # 6 bodies
@@ -285,7 +290,8 @@ def test_pacing_holds_against_the_emulator(emu, app, users):
     times = [entry["ts"] for entry in emu.request_log("WS")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == result.requests >= 5
-    assert min(gaps) >= 0.09
+    assert min(gaps) >= 0.1 - ARRIVAL_JITTER_S
+    assert times[-1] - times[0] >= 0.1 * len(gaps) - ARRIVAL_JITTER_S  # unpaced: a few ms
 
 
 @pytest.mark.parametrize("streamed", [False, True])
