@@ -1,21 +1,27 @@
-"""One exception hierarchy, rooted in :class:`MoEngageError`.
+"""One exception hierarchy, rooted in :class:`MoEngageError`; every error moecohort
+raises on purpose is defined here.
 
-Messages never contain an API key: credentials are only ever shown masked.
+Messages never contain an API key: credentials are only ever shown masked. Errors
+about a setting or a column name it (``ConfigurationError.setting``,
+``InputError.param`` and ``InputError.column``) in Python's words, so each face (the
+command line, the widgets) can say which flag or field to change.
+
+This module imports nothing from the rest of moecohort: it is the floor every other
+module stands on.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .push import PushResult
+from typing import Any, Protocol
 
 __all__ = [
     "APIError",
     "AccountSuspendedError",
+    "AllAnonymousError",
     "AuthenticationError",
     "CohortNameError",
     "ConfigurationError",
+    "EmptyInputError",
     "InputError",
     "MoEngageError",
     "PayloadTooLargeError",
@@ -32,25 +38,57 @@ class MoEngageError(Exception):
 class ConfigurationError(MoEngageError, ValueError):
     """Credentials or settings are missing or invalid (data center, base URL, profile)."""
 
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        #: The setting at fault, by its Python name (``"data_center"``,
+        #: ``"requests_per_minute"``...), when there is one.
+        self.setting = setting
+
 
 class InputError(MoEngageError, ValueError):
     """The data given to moecohort cannot be used; raised before anything is sent."""
 
-    def __init__(self, message: str, *, column: str | None = None, rows: Any = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        column: str | None = None,
+        rows: Any = None,
+        param: str | None = None,
+    ) -> None:
         super().__init__(message)
         #: The column at fault, when there is one.
         self.column = column
         #: A small DataFrame of offending rows, when there are any (pandera-style).
         self.rows = rows
+        #: The argument to change, by its Python name (``"id_col"``, ``"on"``...), when
+        #: the fix is a different argument rather than different data.
+        self.param = param
+
+
+class EmptyInputError(InputError):
+    """The input has no rows at all."""
+
+
+class AllAnonymousError(InputError):
+    """Every id in the input is anonymous (missing, blank or a placeholder)."""
 
 
 class CohortNameError(InputError):
     """The cohort name would be rejected by MoEngage. ``suggestion`` holds a clean name."""
 
     def __init__(self, message: str, *, name: str, suggestion: str | None) -> None:
-        super().__init__(message)
+        super().__init__(message, param="cohort_name")
         self.name = name
         self.suggestion = suggestion
+
+
+class Outcome(Protocol):
+    """What a push or a sync did (:class:`moecohort.results.DeliveryResult` and its
+    subclasses), as the errors below carry it."""
+
+    @property
+    def ok(self) -> bool: ...
 
 
 class APIError(MoEngageError):
@@ -75,8 +113,8 @@ class APIError(MoEngageError):
         self.message = message
         self.attribute = attribute
         self.request_id = request_id
-        #: The partial result of the push that was stopped, when there is one.
-        self.result: PushResult | None = None
+        #: What the push or sync that this error stopped had done, when there is one.
+        self.result: Outcome | None = None
         super().__init__(self._describe())
 
     def _describe(self) -> str:
@@ -138,9 +176,10 @@ class PayloadTooLargeError(APIError):
 
 
 class PushFailedError(MoEngageError):
-    """Raised by :meth:`PushResult.raise_for_status` when some members were not accepted."""
+    """Raised by ``raise_for_status()`` of a push or sync result when some members (or
+    changes) were not accepted."""
 
-    def __init__(self, message: str, result: PushResult) -> None:
+    def __init__(self, message: str, result: Outcome) -> None:
         super().__init__(message)
         self.result = result
 

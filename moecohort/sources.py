@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .errors import InputError
+from .errors import AllAnonymousError, EmptyInputError, InputError
 from .identifiers import (
     REASON_NAMES,
     _as_series,
@@ -32,7 +32,7 @@ from .identifiers import (
     to_arrow_ids,
 )
 
-__all__ = ["AllAnonymousError", "EmptyInputError", "IdSpool", "id_chunks", "is_stream", "spool"]
+__all__ = ["IdSpool", "id_chunks", "is_stream", "spool"]
 
 #: Rows read per chunk from files and readers.
 CHUNK_ROWS = 50_000
@@ -233,14 +233,6 @@ def page_uids(
             return
         last = rows[-1][0]
         yield pa.array([r[0] for r in rows], pa.large_string())
-
-
-class EmptyInputError(InputError):
-    """The input has no rows at all."""
-
-
-class AllAnonymousError(InputError):
-    """Every id in the input is anonymous (missing, blank or a placeholder)."""
 
 
 def all_anonymous_error(rows: int, by_reason: dict[str, int], column: str) -> AllAnonymousError:
