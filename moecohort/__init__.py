@@ -38,7 +38,7 @@ from .errors import (
     RateLimitError,
     SyncLockedError,
 )
-from .identifiers import (
+from .ids import (
     DEFAULT_PLACEHOLDERS,
     AnonymousReport,
     anonymous_reasons,
@@ -47,17 +47,12 @@ from .identifiers import (
     drop_anonymous,
     is_anonymous,
 )
+from .input import PreparedIds, prepare_ids
 from .overlap import OverlapReport, keep_in_destination, overlap
 from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
-from .push import (
-    ConnectionCheck,
-    PreparedIds,
-    PushResult,
-    check_connection,
-    prepare_ids,
-    push_cohort,
-)
-from .sync import SyncResult, SyncState, sync_changes, sync_cohort, sync_log
+from .push import ConnectionCheck, check_connection, push_cohort
+from .results import DeliveryResult, PushResult, SyncResult
+from .sync import SyncState, sync_changes, sync_cohort, sync_log
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",
@@ -70,6 +65,7 @@ __all__ = [
     "CohortNameError",
     "ConfigurationError",
     "ConnectionCheck",
+    "DeliveryResult",
     "EmptyInputError",
     "InputError",
     "MoEngageError",

@@ -36,7 +36,7 @@ from llvmlite import ir
 from numba import config, njit, types, uint64
 from numba.extending import intrinsic
 
-from .identifiers import _chunk_bytes
+from .ids._arrow import chunk_bytes
 
 if config.DISABLE_JIT:  # the kernels read memory through compiled intrinsics only
     raise ImportError("numba's JIT is switched off (NUMBA_DISABLE_JIT)")
@@ -338,7 +338,7 @@ class Rows:
         np.cumsum([len(c) for c in chunks], out=starts[1:])
 
         def lay(i: int) -> None:
-            offsets, data = _chunk_bytes(chunks[i])
+            offsets, data = chunk_bytes(chunks[i])
             base = data.ctypes.data
             _layout(offsets, base, starts[i], self.address, self.length, self.hashes, HASH_MASK)
 
@@ -364,7 +364,7 @@ def take(ids: pa.ChunkedArray, positions: np.ndarray) -> pa.LargeStringArray:
     for i, chunk in enumerate(chunks):
         lo, hi = int(cuts[i]), int(cuts[i + 1])
         if hi > lo:
-            offsets, data = _chunk_bytes(chunk)
+            offsets, data = chunk_bytes(chunk)
             rows = (positions[lo:hi] - starts[i]).astype(np.int64)
             pieces.append((offsets, data.ctypes.data, rows, lo))
     out_offsets = np.empty(len(positions) + 1, dtype=np.int64)

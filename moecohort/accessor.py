@@ -16,10 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from .identifiers import AnonymousReport, anonymous_report, canonical_ids, drop_anonymous
+from .ids import AnonymousReport, anonymous_report, canonical_ids, drop_anonymous, require_column
 from .overlap import OverlapReport, keep_in_destination, overlap
-from .push import PushResult, push_cohort
-from .sync import SyncResult, sync_cohort
+from .push import push_cohort
+from .results import PushResult, SyncResult
+from .sync import sync_cohort
 
 __all__ = ["MoeAccessor"]
 
@@ -33,8 +34,6 @@ class MoeAccessor:
 
     def canonical_ids(self, id_col: str = "uid") -> pd.Series:
         """The canonical text form of ``df[id_col]`` (see :func:`moecohort.canonical_ids`)."""
-        from .identifiers import require_column
-
         require_column(self._df, id_col)
         return canonical_ids(self._df[id_col], column=id_col)
 

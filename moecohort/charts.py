@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .identifiers import canonical_ids, is_anonymous
+from .ids import canonical_ids, is_anonymous
 
 if TYPE_CHECKING:  # pragma: no cover
     from .overlap import OverlapReport

@@ -13,7 +13,7 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import click
 import pandas as pd
@@ -22,24 +22,27 @@ import pyarrow as pa
 from . import __version__
 from ._constants import DATA_CENTERS, DEFAULT_REQUESTS_PER_MINUTE
 from .credentials import AppCredentials, ProfileStore, get_credentials, normalize_data_center
-from .errors import ConfigurationError, MoEngageError
+from .errors import APIError, ConfigurationError, MoEngageError, PushFailedError
 from .payload import WIRE_FORMATS
+from .results import DeliveryResult
 
 F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def _friendly(func: F) -> F:
+def _friendly(func: Callable[P, R]) -> Callable[P, R]:
     """Turn errors into one line and exit status 1 (``-v`` shows the traceback of
     unexpected ones). A push or sync that stopped still prints what it did."""
 
     @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         except MoEngageError as exc:
             line = str(exc).splitlines()[0] if str(exc) else repr(exc)
-            partial = getattr(exc, "result", None)
-            if partial is not None and hasattr(partial, "summary"):
+            partial = exc.result if isinstance(exc, (APIError, PushFailedError)) else None
+            if isinstance(partial, DeliveryResult):
                 click.echo(f"Error: {line}", err=True)
                 _echo_result(partial, kwargs.get("failed_out"), kwargs.get("as_json", False))
             raise click.ClickException(line) from exc
@@ -63,7 +66,7 @@ def _friendly(func: F) -> F:
                 f"unexpected error: {type(exc).__name__}: {exc} (run with -v for details)"
             ) from exc
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 def _data_center(value: str) -> str:
@@ -163,7 +166,9 @@ def sending_options(func: F) -> F:
     return func
 
 
-def _echo_result(result: Any, failed_out: str | None, as_json: bool, **extra: Any) -> None:
+def _echo_result(
+    result: DeliveryResult, failed_out: str | None, as_json: bool, **extra: Any
+) -> None:
     """Print a PushResult or SyncResult (table or JSON), write its failures, exit 1 if not ok."""
     if failed_out and len(result.failed):
         result.failed.to_csv(failed_out, index=False)
@@ -278,7 +283,7 @@ def push(
         app,
         cohort_name,
         id_col=id_col,
-        action=action,  # type: ignore[arg-type]
+        action=action,
         cohort_id=cohort_id,
         description=description,
         wire_format=wire_format,
@@ -349,7 +354,7 @@ def sync(
         id_col=id_col,
         cohort_id=cohort_id,
         state=state,
-        resync=resync,  # type: ignore[arg-type]
+        resync=resync,
         dry_run=dry_run,
         wire_format=wire_format,
         requests_per_minute=rpm,

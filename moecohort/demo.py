@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .credentials import AppCredentials
-from .identifiers import drop_anonymous
+from .ids import drop_anonymous
 from .overlap import keep_in_destination, overlap
 from .push import check_connection, push_cohort
 from .samples import DESTINATION_FILE, SOURCE_FILE, load_samples, samples_dir

@@ -43,18 +43,17 @@ import pyarrow.compute as pc
 
 from . import _html
 from .errors import InputError
-from .identifiers import (
+from .ids import (
     OK,
-    _classify,
-    _near_miss_changes,
-    _Shape,
-    _take_rows,
+    as_series,
+    classify_with_shape,
     near_miss_kind,
     normalise_for_near_miss,
     require_column,
-    string_index,
     to_arrow_ids,
 )
+from .ids._arrow import Shape, string_index, take_rows
+from .ids.near_miss import near_miss_changes_of
 
 __all__ = ["OverlapReport", "keep_in_destination", "overlap"]
 
@@ -114,7 +113,7 @@ class _Sets:
 
     def head(self, i: int, k: int) -> list[str]:
         ids, positions, _ = self._parts[i]
-        return _take_rows(ids, positions[:k]).to_pylist()
+        return take_rows(ids, positions[:k]).to_pylist()
 
     def __getstate__(self) -> dict[str, Any]:  # a report pickles (the lock does not)
         return {k: v for k, v in self.__dict__.items() if k != "_lock"}
@@ -326,7 +325,7 @@ def overlap(
         use = _auto_engine(src.rows + dst.rows)
 
     may_be_in = None
-    take: Callable[[pa.ChunkedArray, np.ndarray], Any] = _take_rows
+    take: Callable[[pa.ChunkedArray, np.ndarray], Any] = take_rows
     if use == "numba":
         kernels = _load_kernels()
         in_rows, rows = _sets_numba(kernels, src, dst, big)
@@ -419,7 +418,7 @@ class _Side(NamedTuple):
     ids: pa.ChunkedArray
     rows: int
     anonymous: int
-    shape: _Shape
+    shape: Shape
     changed: np.ndarray | None = None
 
     @property
@@ -441,13 +440,11 @@ def _side(
         require_column(obj, column, param=param, where=where, suggest=suggest)
         ids = to_arrow_ids(obj[column], column=column, frame=obj)
     else:
-        from .identifiers import _as_series
-
-        series = _as_series(obj)
+        series = as_series(obj)
         ids = to_arrow_ids(series, column=column)
     ids = _large(ids)
-    reasons, shape = _classify(ids, placeholders)
-    changed = _near_miss_changes(ids, shape) if changes else None
+    reasons, shape = classify_with_shape(ids, placeholders)
+    changed = near_miss_changes_of(ids, shape) if changes else None
     ok = reasons == OK
     n_anon = len(ok) - int(np.count_nonzero(ok))
     if n_anon:
@@ -562,7 +559,7 @@ def _presence_arrow(src: _Side, dst: _Side) -> tuple[np.ndarray, np.ndarray]:
 
     def encode_part(j: int) -> tuple[np.ndarray, np.ndarray]:
         positions = np.flatnonzero(part == j)
-        return _encode(_take_rows(ids, positions), positions, n_s)
+        return _encode(take_rows(ids, positions), positions, n_s)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = list(pool.map(encode_part, range(n_parts)))
@@ -579,7 +576,7 @@ def _workers() -> int:
         return os.cpu_count() or 1
 
 
-def _partition_keys(s_shape: _Shape, d_shape: _Shape, n_parts: int) -> np.ndarray:
+def _partition_keys(s_shape: Shape, d_shape: Shape, n_parts: int) -> np.ndarray:
     """A part number per row, below ``n_parts``, from its length, first and last byte."""
     lengths = np.concatenate([s_shape.lengths, d_shape.lengths]).astype(np.uint32)
     first = np.concatenate([s_shape.first, d_shape.first]).astype(np.uint32)
@@ -690,7 +687,7 @@ def _near_misses(
     # Two different ids can only share a key if at least one of them changed: the ids
     # involved are the changed ones and those equal to a changed id's key.
     keys = [
-        normalise_for_near_miss(_take_rows(ids, positions[changed]))
+        normalise_for_near_miss(take_rows(ids, positions[changed]))
         for ids, positions, changed, _, _ in sets
     ]
     interesting = pc.unique(pa.chunked_array(keys, type=pa.large_string()))
@@ -704,14 +701,14 @@ def _near_misses(
         in_d: bool,
     ) -> pa.Table:
         if may_be_in is None:
-            hits = pc.is_in(_take_rows(ids, positions), value_set=interesting)
+            hits = pc.is_in(take_rows(ids, positions), value_set=interesting)
             hits = hits.to_numpy(zero_copy_only=False)
         else:
             hits = may_be_in(i, interesting)
             maybe = np.flatnonzero(hits)
-            sure = pc.is_in(_take_rows(ids, positions[maybe]), value_set=interesting)
+            sure = pc.is_in(take_rows(ids, positions[maybe]), value_set=interesting)
             hits[maybe] = sure.to_numpy(zero_copy_only=False)
-        found = _take_rows(ids, positions[changed | hits])
+        found = take_rows(ids, positions[changed | hits])
         return pa.table(
             {
                 "id": found,

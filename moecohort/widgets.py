@@ -43,16 +43,12 @@ import pandas as pd
 from . import _html
 from ._constants import DATA_CENTERS
 from .credentials import AppCredentials, ProfileStore, SecretStr, get_credentials
+from .delivery import FAILED_COLUMNS
 from .errors import CohortNameError, ConfigurationError, MoEngageError
+from .input import prepare_ids
 from .payload import cohort_id_for, validate_cohort_name
-from .push import (
-    FAILED_COLUMNS,
-    ConnectionCheck,
-    PushResult,
-    check_connection,
-    prepare_ids,
-    push_cohort,
-)
+from .push import ConnectionCheck, check_connection, push_cohort
+from .results import PushResult
 
 __all__ = [
     "DATA_CENTER_OPTIONS",
@@ -670,7 +666,7 @@ class PushPanel(widgets.VBox):
                 self._app_or_none(),
                 self.cohort_name,
                 id_col=self.id_col,
-                action=self.action,  # type: ignore[arg-type]
+                action=self.action,
                 dry_run=True,
                 progress=False,
                 **self.push_options,
@@ -826,7 +822,7 @@ class PushPanel(widgets.VBox):
                 app,
                 name,
                 id_col=self.id_col,
-                action=action,  # type: ignore[arg-type]
+                action=action,
                 progress=self._on_progress,
                 **self.push_options,
             )
@@ -873,7 +869,7 @@ class PushPanel(widgets.VBox):
     def _dry_run_html(self, result: PushResult) -> str:
         plan = result.plan if result.plan is not None else pd.DataFrame()
         return (
-            result._repr_html_().split("<details>")[0]
+            result.summary_html()
             + f"<div><b>Request plan</b> ({len(plan):,} request body"
             + ("" if len(plan) == 1 else "s")
             + ", nothing sent):</div>"
@@ -905,5 +901,5 @@ class PushPanel(widgets.VBox):
     def __repr__(self) -> str:
         return (
             f"PushPanel({self.users:,} users, cohort {self.cohort_name!r}, action {self.action}, "
-            f"result={'none' if self.result is None else self.result._headline()})"
+            f"result={'none' if self.result is None else self.result.headline})"
         )

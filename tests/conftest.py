@@ -14,11 +14,12 @@ pytest_plugins = ["moecohort.emulator.pytest_plugin"]
 
 @pytest.fixture
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Retries wait milliseconds instead of seconds (the backoff logic is unchanged)."""
-    from moecohort.transport import Transport
+    """Retries wait milliseconds instead of seconds (the backoff logic is unchanged): the
+    default retry policy, which every push and sync starts from, backs off faster."""
+    from moecohort.transport import retry
 
-    monkeypatch.setattr(Transport, "backoff_base_s", 0.001)
-    monkeypatch.setattr(Transport, "backoff_cap_s", 0.004)
+    fast = retry.RetryPolicy(backoff_base_s=0.001, backoff_cap_s=0.004)
+    monkeypatch.setattr(retry, "DEFAULT_RETRY", fast)
 
 
 @pytest.fixture

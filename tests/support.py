@@ -51,3 +51,26 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def recording_pacer(*args, **kwargs):
+    """A :class:`moecohort.transport.Pacer` that keeps every start it grants in ``.starts``
+    (in time order), for tests to read."""
+    from moecohort.transport import Pacer
+
+    class RecordingPacer(Pacer):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._granted: list[float] = []
+
+        def acquire(self, cancel=None):
+            start = super().acquire(cancel)
+            if start is not None:
+                self._granted.append(start)
+            return start
+
+        @property
+        def starts(self) -> list[float]:
+            return sorted(self._granted)  # grants are in time order; threads append late
+
+    return RecordingPacer(*args, **kwargs)

@@ -30,7 +30,7 @@ from moecohort import (
     drop_anonymous,
     is_anonymous,
 )
-from moecohort.identifiers import (
+from moecohort.ids import (
     classify,
     near_miss_kind,
     normalise_for_near_miss,

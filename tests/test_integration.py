@@ -15,8 +15,8 @@ import pytest
 from support import ids
 
 import moecohort as mc
+from moecohort.delivery import Failures, Runner
 from moecohort.payload import Envelope, cohort_id_for, pack
-from moecohort.push import Runner, _Failures
 from moecohort.transport import Transport
 
 KEY = "integration-key-5d1e8b"
@@ -132,7 +132,7 @@ def test_413_from_a_stricter_server_splits_the_body(emu, app, users):
     plan = pack(envelope, pa.array(users[:12_000], pa.large_string()), limit=400_000)
     assert max(b.nbytes for b in plan.batches) > 128_000
     accepted: list[int] = []
-    failures = _Failures()
+    failures = Failures()
     with Transport(app, requests_per_minute=FAST) as transport:
         runner = Runner(
             transport,
@@ -311,12 +311,23 @@ def test_ctrl_c_stops_gracefully_and_accounts_for_everyone(emu, app, users, tmp_
         path = tmp_path / "users.parquet"
         pq.write_table(pa.table({"uid": rows}), path)
         data = str(path)
-    timer = threading.Timer(0.4, os.kill, (os.getpid(), signal.SIGINT))
-    timer.start()
+    # Interrupt on an event, not after a delay: once the emulator has accepted a request.
+    done = threading.Event()
+
+    def interrupt_after_first_acceptance() -> None:
+        while not done.is_set():
+            if any(entry["status"] == 200 for entry in emu.request_log("WS")):
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            done.wait(0.005)
+
+    watcher = threading.Thread(target=interrupt_after_first_acceptance, daemon=True)
+    watcher.start()
     try:
         result = mc.push_cohort(data, app, "Interrupted", requests_per_minute=600, progress=False)
     finally:
-        timer.cancel()
+        done.set()
+        watcher.join()
     assert result.stopped_by == "interrupted by the user"
     assert not result.ok and accounted(result)
     assert result.members_accepted > 0

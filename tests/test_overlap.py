@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
-from moecohort.identifiers import (
+from moecohort.ids import (
     BLANK,
     MISSING,
     OK,

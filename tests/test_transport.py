@@ -16,11 +16,18 @@ import requests
 import responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import FakeClock
+from support import FakeClock, recording_pacer
 
 from moecohort.credentials import AppCredentials
 from moecohort.errors import ConfigurationError
-from moecohort.transport import NOT_SENT, RETRY_STATUSES, Pacer, Transport
+from moecohort.transport import (
+    DEFAULT_RETRY,
+    NOT_SENT,
+    RETRY_STATUSES,
+    Pacer,
+    RetryPolicy,
+    Transport,
+)
 
 KEY = "secret-key-0123456789"
 APP = AppCredentials("WS", KEY, "01")
@@ -48,9 +55,7 @@ def max_in_window(starts: list[float], width: float) -> int:
 
 
 def fake_pacer(rpm: float, clock: FakeClock) -> Pacer:
-    pacer = Pacer(rpm, clock=clock, sleep=clock.sleep)
-    pacer.record = True
-    return pacer
+    return recording_pacer(rpm, clock=clock, sleep=clock.sleep)
 
 
 # --------------------------------------------------------------------------- Pacer
@@ -158,8 +163,7 @@ def test_pacer_threads_real_clock():
     # The one real-clock test: many threads share the pacer. Grants are at least half a
     # slot apart by construction, whatever the scheduler does.
     rpm = 12000  # 5 ms apart, at most 200 per second
-    pacer = Pacer(rpm)
-    pacer.record = True
+    pacer = recording_pacer(rpm)
 
     def worker():
         for _ in range(6):
@@ -216,7 +220,7 @@ def test_pacer_windows_hold_whatever_happens(rpm, steps, lateness, seed):
 def clock(monkeypatch):
     """A fake clock that also stands in for the transport's retry sleeps."""
     fc = FakeClock()
-    monkeypatch.setattr("moecohort.transport.time.sleep", fc.sleep)
+    monkeypatch.setattr("moecohort.transport.http.time.sleep", fc.sleep)
     return fc
 
 
@@ -316,12 +320,11 @@ def test_other_statuses_are_not_retried(rsps, clock, status):
     assert t.stats.retries == 0
 
 
-def test_exponential_backoff_with_jitter(rsps, clock, monkeypatch):
+def test_exponential_backoff_with_jitter(rsps, clock):
     rsps.add(responses.POST, URL, status=503, body="busy")
-    monkeypatch.setattr(Transport, "backoff_base_s", 1.0)
-    monkeypatch.setattr(Transport, "backoff_cap_s", 8.0)
-    with make(clock, max_retries=6, pacer=fake_pacer(60000, clock)) as t:
-        assert t.backoff_base_s == 1.0  # the class attribute is the default
+    policy = RetryPolicy(backoff_base_s=1.0, backoff_cap_s=8.0)
+    with make(clock, max_retries=6, retry=policy, pacer=fake_pacer(60000, clock)) as t:
+        assert t.retry.backoff_base_s == 1.0  # the policy given is the one used
         reply = t.send(b"{}")
     assert reply.status == 503 and reply.attempts == 7
     assert reply.message == "busy"
@@ -335,10 +338,13 @@ def test_exponential_backoff_with_jitter(rsps, clock, monkeypatch):
     assert delays[3] > delays[0]
 
 
-def test_backoff_base_argument_still_wins(clock):
-    t = make(clock, backoff_base_s=0.0, backoff_cap_s=0.0)
-    assert (t.backoff_base_s, t.backoff_cap_s) == (0.0, 0.0)
-    assert Transport.backoff_base_s == 0.5
+def test_a_retry_policy_given_wins_and_leaves_the_default_alone(clock):
+    # Was "the backoff argument still wins" over a class attribute; backoff is now part of
+    # a frozen RetryPolicy value, so the same promise reads: the given policy is used, and
+    # the default is unchanged.
+    t = make(clock, retry=RetryPolicy(backoff_base_s=0.0, backoff_cap_s=0.0))
+    assert (t.retry.backoff_base_s, t.retry.backoff_cap_s) == (0.0, 0.0)
+    assert DEFAULT_RETRY.backoff_base_s == 0.5
 
 
 def test_retry_after_seconds_is_honoured_and_pauses_the_pacer(rsps, clock):
@@ -377,11 +383,11 @@ def test_429_without_retry_after_uses_ratelimit_reset(rsps, clock):
     assert 11.0 in clock.sleeps
 
 
-def test_429_without_hints_uses_backoff(rsps, clock, monkeypatch):
-    monkeypatch.setattr(Transport, "backoff_base_s", 2.0)
+def test_429_without_hints_uses_backoff(rsps, clock):
     rsps.add(responses.POST, URL, status=429)
     rsps.add(responses.POST, URL, json={"status": "success"})
-    with make(clock, pacer=fake_pacer(60000, clock)) as t:
+    policy = RetryPolicy(backoff_base_s=2.0)
+    with make(clock, retry=policy, pacer=fake_pacer(60000, clock)) as t:
         assert t.send(b"{}").ok
     assert len(clock.sleeps) == 1 and 1.0 <= clock.sleeps[0] <= 2.0
 

@@ -1,21 +1,17 @@
-"""HTTP to the Cohort Sync endpoint: pacing, retries, and rate-limit hints.
+"""HTTP to a MoEngage endpoint: authentication, pacing, retries and rate-limit hints.
 
-:class:`Pacer` is written here rather than taken from a rate-limit library because
-it must (1) count every attempt, retries included, (2) hold two windows at once
-(at most ``rpm`` requests in any 60 s and ``ceil(rpm/60)`` in any second) on the
-actual send times, (3) spread requests evenly rather than in bursts, and (4) be
-paused globally by server hints (``Retry-After``, ``x-ratelimit-*``), none of which
-the common limiters do together.
+:class:`Transport` sends one body at a time per caller thread, paced by a
+:class:`~moecohort.transport.pacer.Pacer` and retried as a
+:class:`~moecohort.transport.retry.RetryPolicy` says. It never raises for HTTP or
+network errors: each :meth:`Transport.send` returns a :class:`Reply` saying how it ended.
 """
 
 from __future__ import annotations
 
 import base64
 import collections
-import email.utils
 import json
 import logging
-import math
 import random
 import threading
 import time
@@ -27,7 +23,7 @@ import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
 
-from ._constants import (
+from .._constants import (
     DEFAULT_REQUESTS_PER_MINUTE,
     HEADER_APPKEY,
     HEADER_PARTNER,
@@ -35,26 +31,33 @@ from ._constants import (
     RATE_WINDOW_S,
     VERSION,
 )
-from .credentials import AppCredentials
-from .errors import ConfigurationError
+from ..credentials import AppCredentials
+from ..errors import ConfigurationError
+from .pacer import Pacer
+from .retry import RetryPolicy, default_retry, header_float, retry_after_seconds
 
-__all__ = ["Pacer", "Reply", "Transport"]
+__all__ = [
+    "DEFAULT_MAX_IN_FLIGHT",
+    "MAX_IN_FLIGHT_LIMIT",
+    "NOT_SENT",
+    "USER_AGENT",
+    "Reply",
+    "Transport",
+    "TransportStats",
+]
 
 log = logging.getLogger("moecohort")
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 #: Ceiling of in-flight requests when ``max_in_flight`` is left to moecohort.
 DEFAULT_MAX_IN_FLIGHT = 16
 #: Upper bound for an explicit ``max_in_flight`` (each one is a thread and a connection).
 MAX_IN_FLIGHT_LIMIT = 64
-#: Longest wait honoured from a ``Retry-After`` header; longer asks are shortened (and logged).
-MAX_RETRY_AFTER_S = 120.0
 USER_AGENT = f"moecohort/{VERSION} (+https://pypi.org/project/moecohort)"
 #: ``Reply.error_type`` of a body that was not sent because :meth:`Transport.stop` was called.
 NOT_SENT = "NotSent"
 
 
-class _BasicAuth(requests.auth.AuthBase):
+class BasicAuth(requests.auth.AuthBase):
     """HTTP Basic auth that keeps the key in its SecretStr until the header is built,
     so no local variable or attribute (as shown by verbose tracebacks) holds it."""
 
@@ -67,107 +70,11 @@ class _BasicAuth(requests.auth.AuthBase):
         return request
 
     def __repr__(self) -> str:
-        return f"_BasicAuth({self._app.workspace_id}:{self._app.masked_key})"
+        return f"BasicAuth({self._app.workspace_id}:{self._app.masked_key})"
 
 
 def _basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
-
-
-class Pacer:
-    """Spaces request starts evenly at ``rpm`` per minute, never exceeding
-    ``rpm`` in any 60 s window nor ``ceil(rpm/60)`` in any 1 s window.
-
-    ``acquire()`` blocks until the caller may send. Slots are scheduled on a grid
-    (``60/rpm`` apart) so the long-run rate is exactly ``rpm`` even when a thread
-    wakes a little late; the two sliding windows are then checked against the
-    actual send times, so a late start never lets the next one crowd in.
-    """
-
-    def __init__(
-        self,
-        requests_per_minute: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        if not requests_per_minute or requests_per_minute <= 0:
-            raise ConfigurationError(
-                f"requests_per_minute must be a positive number, not {requests_per_minute!r}"
-            )
-        self._clock = clock
-        self._sleep = sleep
-        self._gate = threading.Lock()  # one waiter at a time: FIFO-ish, no thundering herd
-        self._lock = threading.Lock()
-        self._next = -math.inf
-        self._paused_until = -math.inf
-        self._sent: collections.deque[float] = collections.deque()
-        self._set_rate(float(requests_per_minute))
-        #: Every granted start time (for tests and benchmarks), when ``record=True``.
-        self.record = False
-        self.starts: list[float] = []
-
-    def acquire(self, cancel: threading.Event | None = None) -> float | None:
-        """Block until a request may start; return its start time (None, without
-        taking a slot, once ``cancel`` is set)."""
-        with self._gate:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    return None
-                with self._lock:
-                    now = self._clock()
-                    at = max(self._next, self._paused_until, self._window_ok())
-                    if at <= now:
-                        if now > self._next + self.interval:
-                            # Idle (or first call): start a new grid, no catch-up burst.
-                            self._next = now + self.interval
-                        else:
-                            # On the grid; a late wake may be made up by at most half a slot.
-                            self._next = max(self._next + self.interval, now + self.interval / 2)
-                        self._sent.append(now)
-                        if self.record:
-                            self.starts.append(now)
-                        return now
-                if cancel is not None and self._sleep is time.sleep:
-                    cancel.wait(at - now)  # wakes at once when the push stops
-                else:
-                    self._sleep(at - now)
-
-    def _window_ok(self) -> float:
-        """Earliest time both sliding windows allow another start."""
-        sent = self._sent
-        earliest = -math.inf
-        if len(sent) >= self.per_window:
-            earliest = sent[-self.per_window] + RATE_WINDOW_S
-        if len(sent) >= self.per_second:
-            earliest = max(earliest, sent[-self.per_second] + 1.0)
-        return earliest
-
-    def _set_rate(self, rpm: float) -> None:
-        self.rpm = rpm
-        self.interval = RATE_WINDOW_S / rpm
-        self.per_second = math.ceil(rpm / RATE_WINDOW_S)
-        self.per_window = max(1, math.floor(rpm))
-        self._sent = collections.deque(self._sent, maxlen=self.per_window)
-
-    def slow_to(self, requests_per_minute: float) -> bool:
-        """Lower the pace (never raise it), e.g. to a limit the server announced.
-        Returns True when the pace changed."""
-        with self._lock:
-            if not 0 < requests_per_minute < self.rpm:
-                return False
-            self._set_rate(float(requests_per_minute))
-            if self._sent:  # the next start keeps the new spacing from the last one
-                self._next = max(self._next, self._sent[-1] + self.interval)
-            return True
-
-    def pause_until(self, when: float) -> None:
-        """Hold every start until ``when`` (a ``clock()`` time)."""
-        with self._lock:
-            self._paused_until = max(self._paused_until, when)
-
-    def pause_for(self, seconds: float) -> None:
-        self.pause_until(self._clock() + max(0.0, seconds))
 
 
 @dataclass
@@ -198,16 +105,13 @@ class TransportStats:
 class Transport:
     """Sends bodies to ``app``'s Cohort Sync endpoint with pacing and retries.
 
-    Retried: 429 (after ``Retry-After`` or ``x-ratelimit-reset`` when given, else
-    backoff, and pausing every sender), 500/502/503/504, timeouts and connection
-    errors, with exponential backoff and jitter, up to ``max_retries`` times.
-    Anything else is returned to the caller to decide (400, 401, 403, 413, ...).
-    After :meth:`stop`, nothing more is sent: ``send`` returns a ``NotSent`` reply.
+    Retried as ``retry`` says (:class:`RetryPolicy`; default :data:`DEFAULT_RETRY`
+    with ``max_retries`` when given): 429 after ``Retry-After`` or ``x-ratelimit-reset``
+    when given, else backoff, pausing every sender; 500/502/503/504, timeouts and
+    connection errors after backoff. Anything else is returned to the caller to decide
+    (400, 401, 403, 413, ...). After :meth:`stop`, nothing more is sent: ``send``
+    returns a ``NotSent`` reply.
     """
-
-    #: Backoff base and cap (seconds). Class attributes, so tests can shorten them.
-    backoff_base_s: float = 0.5
-    backoff_cap_s: float = 30.0
 
     def __init__(
         self,
@@ -215,10 +119,9 @@ class Transport:
         *,
         wire_format: str = "segment_sync",
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
-        max_retries: int = 5,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
-        backoff_base_s: float | None = None,
-        backoff_cap_s: float | None = None,
         session: requests.Session | None = None,
         pool_size: int = DEFAULT_MAX_IN_FLIGHT,
         pacer: Pacer | None = None,
@@ -229,16 +132,14 @@ class Transport:
             raise ConfigurationError(
                 f"app must be an AppCredentials (or a profile name), not {type(app).__name__}"
             )
-        if not isinstance(max_retries, int) or max_retries < 0:
-            raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}")
+        if retry is None:
+            retry = default_retry(max_retries)
+        elif max_retries is not None:
+            retry = retry.with_(max_retries=max_retries)
         self.app = app
         self.url = app.endpoint
-        self.max_retries = max_retries
+        self.retry = retry
         self.timeout = timeout
-        if backoff_base_s is not None:
-            self.backoff_base_s = backoff_base_s
-        if backoff_cap_s is not None:
-            self.backoff_cap_s = backoff_cap_s
         self.pacer = pacer or Pacer(requests_per_minute)
         self.stats = TransportStats()
         self._rng = rng or random.Random()
@@ -260,7 +161,7 @@ class Transport:
         }
         if wire_format == "segment_sync":
             self.headers[HEADER_PARTNER] = PARTNER_MOENGAGE
-        self._auth = _BasicAuth(app)
+        self._auth = BasicAuth(app)
 
     def close(self) -> None:
         if self._owns_session:
@@ -284,19 +185,17 @@ class Transport:
             attempt += 1
             reply, wait = self._attempt(body)
             reply.attempts = attempt
-            retryable = (
-                reply.status is None and reply.error_type != NOT_SENT
-            ) or reply.status in RETRY_STATUSES
-            if not retryable or attempt > self.max_retries:
+            retryable = reply.error_type != NOT_SENT and self.retry.retries(reply.status)
+            if not retryable or attempt > self.retry.max_retries:
                 return reply
             with self._lock:
                 self.stats.retries += 1
-            delay = wait if wait is not None else self._backoff(attempt)
+            delay = wait if wait is not None else self.retry.backoff(attempt, self._rng)
             log.debug(
                 "retrying after %s (attempt %d of %d) in %.2fs",
                 reply.status or reply.error_type,
                 attempt,
-                self.max_retries + 1,
+                self.retry.max_retries + 1,
                 delay,
             )
             if self._pause(delay):  # the push stopped while we waited
@@ -308,11 +207,6 @@ class Transport:
             return self._stopped.wait(seconds)  # wakes at once on stop()
         self._sleep(seconds)
         return self._stopped.is_set()
-
-    def _backoff(self, attempt: int) -> float:
-        """Exponential backoff with "equal jitter": half fixed, half random."""
-        ceiling = min(self.backoff_cap_s, self.backoff_base_s * (2 ** (attempt - 1)))
-        return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _attempt(self, body: bytes) -> tuple[Reply, float | None]:
         if self.pacer.acquire(self._stopped) is None or self._stopped.is_set():
@@ -338,7 +232,7 @@ class Transport:
             with self._lock:
                 self._in_flight -= 1
         latency = time.monotonic() - t0
-        reply = _reply_from(resp)
+        reply = reply_from(resp)
         with self._lock:
             self.stats.statuses[str(resp.status_code)] += 1
             if reply.request_id:
@@ -366,25 +260,24 @@ class Transport:
         """Pause before the server's limit rather than after a 429. Returns how long a
         retry of this request should wait, when the server said so."""
         headers = resp.headers
-        reset = _float(headers.get("x-ratelimit-reset"))
+        reset = header_float(headers.get("x-ratelimit-reset"))
         if reset is not None:
             # Seconds left in the 60 s window: never negative, never more than the window.
             reset = min(max(0.0, reset), RATE_WINDOW_S)
-        remaining = _float(headers.get("x-ratelimit-remaining"))
-        limit = _float(headers.get("x-ratelimit-limit"))
+        remaining = header_float(headers.get("x-ratelimit-remaining"))
+        limit = header_float(headers.get("x-ratelimit-limit"))
         if limit is not None and limit >= 1 and self.pacer.slow_to(limit):
             log.info("the server allows %g requests per minute: pacing at that rate", limit)
         if resp.status_code == 429:
-            wait = _retry_after(headers.get("Retry-After"))
+            wait = retry_after_seconds(headers.get("Retry-After"))
             if wait is None:
                 wait = reset
             if wait is None:
                 return None
-            if wait > MAX_RETRY_AFTER_S:
-                log.warning(
-                    "the server asked to wait %.0fs; waiting %.0fs instead", wait, MAX_RETRY_AFTER_S
-                )
-                wait = MAX_RETRY_AFTER_S
+            longest = self.retry.max_retry_after_s
+            if wait > longest:
+                log.warning("the server asked to wait %.0fs; waiting %.0fs instead", wait, longest)
+                wait = longest
             elif wait >= 10:
                 log.warning("rate limited: waiting %.0fs as the server asked", wait)
             self.pacer.pause_for(wait)
@@ -396,7 +289,7 @@ class Transport:
         return None
 
 
-def _reply_from(resp: requests.Response) -> Reply:
+def reply_from(resp: requests.Response) -> Reply:
     try:
         body: Any = resp.json()
     except (ValueError, json.JSONDecodeError):
@@ -417,27 +310,3 @@ def _reply_from(resp: requests.Response) -> Reply:
         error_type=error.get("type") or (None if resp.ok else resp.reason),
         message=message,
     )
-
-
-def _float(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After as seconds (it may be a number or an HTTP date)."""
-    if not value:
-        return None
-    seconds = _float(value)
-    if seconds is not None:
-        return max(0.0, seconds)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())

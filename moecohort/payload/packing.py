@@ -1,4 +1,4 @@
-"""Cohort names and request bodies: validation, stable cohort ids, and packing.
+"""Packing: as many members as fit in each request body, never above the limit.
 
 Packing puts as many members as fit in each request body without going above
 :data:`~moecohort._constants.MAX_BODY_BYTES` (128,000 bytes of UTF-8 JSON). Byte
@@ -13,93 +13,24 @@ no Python object is made per member, which is what keeps encoding well above
 from __future__ import annotations
 
 import json
-import re
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ._constants import FORBIDDEN_COHORT_NAME_CHARS, MAX_BODY_BYTES, PARTNER_MOENGAGE
-from .errors import CohortNameError, InputError
+from .._constants import MAX_BODY_BYTES
+from ..errors import InputError
+from .envelope import Envelope
 
-__all__ = [
-    "WIRE_FORMATS",
-    "Batch",
-    "Envelope",
-    "Plan",
-    "StreamedPlan",
-    "cohort_id_for",
-    "pack",
-    "suggest_cohort_name",
-    "validate_cohort_name",
-]
-
-WireFormat = Literal["segment_sync", "cohort_sync"]
-WIRE_FORMATS: tuple[str, ...] = ("segment_sync", "cohort_sync")
-
-# Namespace for cohort ids derived from names (uuid5): the same name always gives the same id.
-_COHORT_NAMESPACE = uuid.UUID("6f1b1f7e-52c1-4d8e-9b7a-1c0f5a0e2b64")
-#: Stable integration id sent as ``moengage_integration_id`` in segment_sync bodies.
-INTEGRATION_ID = str(uuid.uuid5(_COHORT_NAMESPACE, "moecohort-integration"))
+__all__ = ["Batch", "ChunkSource", "EncodedMembers", "Plan", "StreamedPlan", "pack"]
 
 _MEMBER_HEAD = '{"uid":'
 _NEEDS_ESCAPE = '["\\\\\x00-\x1f]'  # what JSON must escape inside a string
 
 
-# --------------------------------------------------------------------------- cohort names
-def validate_cohort_name(name: object) -> str:
-    """Return ``name`` if MoEngage will accept it as a cohort name, else raise
-    :class:`~moecohort.CohortNameError` saying why, with a suggested clean name."""
-    if not isinstance(name, str):
-        raise CohortNameError(
-            f"The cohort name must be text, not {type(name).__name__}.",
-            name=str(name),
-            suggestion=None,
-        )
-    problems = []
-    if not name.strip():
-        problems.append("it is empty")
-    if name.startswith("."):
-        problems.append("it starts with '.'")
-    bad = sorted({c for c in name if c in FORBIDDEN_COHORT_NAME_CHARS})
-    if bad:
-        problems.append("it contains " + " ".join(bad))
-    if not problems:
-        return name
-    suggestion = suggest_cohort_name(name)
-    hint = f" Try {suggestion!r}." if suggestion else ""
-    raise CohortNameError(
-        f"Cohort name {name!r} would be rejected by MoEngage: {'; '.join(problems)}. "
-        f'Names must not be empty, start with ".", or contain | * ? \\ : < > = $ " '
-        f"or parentheses.{hint}",
-        name=name,
-        suggestion=suggestion,
-    )
-
-
-def suggest_cohort_name(name: str) -> str | None:
-    """A cleaned version of ``name`` that MoEngage accepts (None if nothing is left).
-
-    Forbidden characters become spaces, runs of whitespace collapse to one space,
-    and leading periods are removed: ``"VIP (US): Q3"`` -> ``"VIP US Q3"``.
-    """
-    cleaned = "".join(" " if c in FORBIDDEN_COHORT_NAME_CHARS else c for c in str(name))
-    cleaned = re.sub(r"^[\s.]+", "", re.sub(r"\s+", " ", cleaned)).strip()
-    return cleaned or None
-
-
-def cohort_id_for(cohort_name: str) -> str:
-    """The stable cohort id moecohort uses for a name (a UUID5 of the exact name)."""
-    return str(uuid.uuid5(_COHORT_NAMESPACE, cohort_name))
-
-
-# --------------------------------------------------------------------------- members
 class EncodedMembers:
     """Members of one list, each encoded once as ``{"uid":"..."},`` in one buffer."""
 
@@ -163,69 +94,12 @@ def _json_quote(ids: pa.LargeStringArray) -> pa.LargeStringArray:
         return quoted
     where = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
     escaped = pa.array(
-        [encode_basestring(s) for s in ids.take(pa.array(where)).to_pylist()], pa.large_string()
+        [json.dumps(s, ensure_ascii=False) for s in ids.take(pa.array(where)).to_pylist()],
+        pa.large_string(),
     )
     mask = np.zeros(len(ids), dtype=bool)
     mask[where] = True
     return pc.replace_with_mask(quoted, pa.array(mask), escaped)
-
-
-# --------------------------------------------------------------------------- envelopes
-def _js(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class Envelope:
-    """Everything in a request body except the members."""
-
-    wire_format: WireFormat
-    cohort_name: str
-    cohort_id: str
-    description: str | None = None
-    execution_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    integration_id: str = INTEGRATION_ID
-    partner: str = PARTNER_MOENGAGE
-
-    def render(self, adds: bytes, removes: bytes, *, page: int = 1, total: int = 1) -> bytes:
-        """The complete body. For ``cohort_sync`` exactly one of adds/removes is used
-        (the action follows it: an empty ``removes`` means ``add_members``)."""
-        head, mid, tail = self._parts(page, total, "remove" if removes and not adds else "add")
-        if self.wire_format == "segment_sync":
-            return head + adds + mid + removes + tail
-        return head + (adds or removes) + tail
-
-    def overhead(self, *, page: int = 1, total: int = 1, action: str = "add") -> int:
-        """Bytes of the body with empty member lists."""
-        head, mid, tail = self._parts(page, total, action)
-        return len(head) + len(mid) + len(tail)
-
-    def _parts(self, page: int, total: int, action: str) -> tuple[bytes, bytes, bytes]:
-        if self.wire_format == "segment_sync":
-            head = (
-                '{"type":"segment_sync","pagination":{"total_pages":%d,"page_count":%d},'
-                '"data":{"moengage_sync_id":%s,"moengage_sync_name":%s,'
-                '"moengage_execution_id":%s,"moengage_integration_id":%s,"add_users":['
-                % (
-                    total,
-                    page,
-                    _js(self.cohort_id),
-                    _js(self.cohort_name),
-                    _js(self.execution_id),
-                    _js(self.integration_id),
-                )
-            )
-            return head.encode(), b'],"remove_users":[', b"]}}"
-        params = '"cohort_name":%s,"cohort_id":%s,' % (_js(self.cohort_name), _js(self.cohort_id))
-        if self.description is not None:
-            params += '"cohort_description":%s,' % _js(self.description)
-        verb = "add_members" if action == "add" else "remove_members"
-        head = '{"action":"%s","partner":%s,"parameters":{%s"members":[' % (
-            verb,
-            _js(self.partner),
-            params,
-        )
-        return head.encode(), b"", b"]}}"
 
 
 # --------------------------------------------------------------------------- plans

@@ -1,10 +1,14 @@
-"""Streamed input: ids read chunk by chunk, de-duplicated on disk, memory bounded.
+"""What a push or a sync reads: the distinct, non-anonymous canonical ids of its input.
 
-``push_cohort`` and ``sync_cohort`` accept, besides a DataFrame, an iterator of
-DataFrame chunks (``pd.read_csv(..., chunksize=...)``), a path to a Parquet or CSV
-file, or a pyarrow ``RecordBatchReader``. Ids are canonicalised chunk by chunk
-and kept, distinct, in an SQLite table on disk (:class:`IdSpool`), so memory
-stays far below the size of the id list however long the input is.
+* In memory (a DataFrame, a Series, a list, an array): :func:`prepare_ids` gives
+  :class:`PreparedIds`, the distinct ids in first-appearance order.
+* Streamed (an iterator of DataFrame chunks such as ``pd.read_csv(..., chunksize=...)``,
+  a path to a Parquet or CSV file, or a pyarrow ``RecordBatchReader``; see
+  :func:`is_stream`): ids are canonicalised chunk by chunk and kept, distinct, in an
+  SQLite table on disk (:class:`IdSpool`, filled by :func:`spool`), so memory stays far
+  below the size of the id list however long the input is.
+
+Both count every input row: anonymous ids by reason, repeats, and the distinct ids kept.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +29,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .errors import AllAnonymousError, EmptyInputError, InputError
-from .identifiers import (
-    REASON_NAMES,
-    _as_series,
-    _without_anonymous,
-    require_column,
-    to_arrow_ids,
-)
+from .ids import REASON_NAMES, as_series, require_column, to_arrow_ids, without_anonymous
 
-__all__ = ["IdSpool", "id_chunks", "is_stream", "spool"]
+__all__ = [
+    "CHUNK_ROWS",
+    "IdSpool",
+    "PreparedIds",
+    "id_chunks",
+    "is_stream",
+    "page_uids",
+    "prepare_ids",
+    "spool",
+]
 
 #: Rows read per chunk from files and readers.
 CHUNK_ROWS = 50_000
@@ -135,6 +143,61 @@ def _canonical(column: pa.Array | pa.ChunkedArray, id_col: str) -> pa.ChunkedArr
     return to_arrow_ids(series, column=id_col)
 
 
+# --------------------------------------------------------------------------- in memory
+@dataclass(frozen=True)
+class PreparedIds:
+    """Canonical ids of a push, after anonymous users and repeats are set aside."""
+
+    column: str
+    rows: int
+    unique: pa.Array  # large_string, first-appearance order
+    anonymous_by_reason: dict[str, int]
+    duplicates: int
+
+    @property
+    def anonymous(self) -> int:
+        return sum(self.anonymous_by_reason.values())
+
+
+def prepare_ids(
+    data: Any, id_col: str = "uid", *, placeholders: Iterable[str] | None = None
+) -> PreparedIds:
+    """Validate the input and return its distinct, non-anonymous canonical ids.
+
+    Raises :class:`InputError` for an empty input, a missing column, ids that are
+    not text or whole numbers, and an input with no usable id at all.
+    """
+    if isinstance(data, pd.DataFrame):
+        if data.shape[0] == 0:
+            raise EmptyInputError("The DataFrame is empty: there is nobody to push.")
+        require_column(data, id_col)
+        ids = to_arrow_ids(data[id_col], column=id_col, frame=data)
+        column = id_col
+    elif isinstance(
+        data, (pd.Series, pd.Index, list, tuple, np.ndarray, pa.Array, pa.ChunkedArray)
+    ):
+        series = as_series(data)
+        column = str(series.name) if series.name is not None else id_col
+        if len(series) == 0:
+            raise EmptyInputError("No ids given: there is nobody to push.")
+        ids = to_arrow_ids(series, column=column)
+    else:
+        raise InputError(
+            f"Expected a DataFrame (or a Series / list of ids), got {type(data).__name__}."
+        )
+    valid, by_reason = without_anonymous(ids, placeholders)
+    usable = len(valid)
+    if usable == 0:
+        raise all_anonymous_error(len(ids), by_reason, column)
+    if not pa.types.is_large_string(valid.type):
+        valid = valid.cast(pa.large_string())
+    unique = pc.unique(valid)  # keeps first-appearance order
+    if isinstance(unique, pa.ChunkedArray):
+        unique = unique.combine_chunks()
+    return PreparedIds(column, len(ids), unique, by_reason, usable - len(unique))
+
+
+# --------------------------------------------------------------------- streamed, spooled on disk
 class IdSpool:
     """Distinct canonical ids of a stream, kept in an SQLite table on disk.
 
@@ -179,7 +242,7 @@ class IdSpool:
 
     def add(self, ids: pa.ChunkedArray, placeholders: Iterable[str] | None = None) -> None:
         """Add one chunk of canonical ids (anonymous ones are counted, not kept)."""
-        valid, by_reason = _without_anonymous(ids, placeholders)
+        valid, by_reason = without_anonymous(ids, placeholders)
         for name, count in by_reason.items():
             self.anonymous_by_reason[name] += count
         self.rows += len(ids)
@@ -269,7 +332,7 @@ def spool(
             for chunk in id_chunks(data, id_col):
                 store.add(chunk, placeholders)
         else:
-            series = _as_series(data)
+            series = as_series(data)
             store.add(to_arrow_ids(series, column=id_col), placeholders)
         if allow_empty:
             return store

@@ -1,0 +1,42 @@
+"""Delivery: the engine that both a push and a mirror sync drive.
+
+* :mod:`~moecohort.delivery.settings`: the delivery settings, checked once
+  (:func:`check_settings`);
+* :mod:`~moecohort.delivery.runner`: :class:`Runner`, several requests in flight, every
+  batch's users settled exactly once;
+* :mod:`~moecohort.delivery.failures`: :class:`Failures`, the failed users, as a frame;
+* :mod:`~moecohort.delivery.progress`: progress bars and callbacks;
+* :mod:`~moecohort.delivery.send`: :func:`send`, one call from jobs to what was sent.
+"""
+
+from __future__ import annotations
+
+from .failures import FAILED_COLUMNS, FailedPart, Failures, failed_frame
+from .progress import CallbackProgress, Progress, ProgressOption, progress_bar
+from .runner import Job, Runner
+from .send import Pieces, Sent, Tally, jobs_of, plan_frame, send
+from .settings import Action, Settings, Timeout, check_action, check_settings
+
+__all__ = [
+    "FAILED_COLUMNS",
+    "Action",
+    "CallbackProgress",
+    "FailedPart",
+    "Failures",
+    "Job",
+    "Pieces",
+    "Progress",
+    "ProgressOption",
+    "Runner",
+    "Sent",
+    "Settings",
+    "Tally",
+    "Timeout",
+    "check_action",
+    "check_settings",
+    "failed_frame",
+    "jobs_of",
+    "plan_frame",
+    "progress_bar",
+    "send",
+]

@@ -1,0 +1,247 @@
+"""The runner: sends (plan, batch) jobs with several requests in flight, settling each
+batch's users exactly once as accepted or failed."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from ..errors import APIError
+from ..payload import Batch, Plan
+from ..transport import NOT_SENT, Reply, Transport
+from .failures import Failures
+from .progress import Progress
+
+__all__ = ["Job", "Runner"]
+
+log = logging.getLogger("moecohort")
+
+#: One unit of work: a batch and the plan that can render, split and name it.
+Job = tuple[Plan, Batch]
+
+
+class Runner:
+    """Sends the batches of a plan with up to ``workers`` requests in flight.
+
+    The first body goes alone, so a wrong key or a wrong URL costs one request.
+    After that, workers wait on the transport's pacer, so the number actually in
+    flight is what the latency needs to hold the pace (``latency x rate``), up to
+    ``workers``. A 413 splits the batch in two and sends the halves; a 400 fails
+    the batch's users; 401/403 (and other errors that would repeat for every
+    batch, such as 404) stop the run: batches not yet sent are reported as failed
+    with ``error_type="NotSent"``, and :attr:`fatal` holds the error. Ctrl-C stops
+    the run the same way (:attr:`stopped_by` says so) without losing any user.
+    Every batch's users are accounted for exactly once, as accepted or failed.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        workers: int,
+        on_success: Callable[[Plan, Batch, Reply], None],
+        failures: Failures,
+        progress: Progress | None = None,
+    ) -> None:
+        self.transport = transport
+        self.workers = max(1, workers)
+        self.on_success = on_success
+        self.failures = failures
+        self.progress = progress
+        self.fatal: APIError | None = None
+        self.stopped_by: str | None = None
+        self.bodies = 0
+        self._queue: collections.deque[Job] = collections.deque()
+        self._cv = threading.Condition()
+        self._outstanding = 0
+        self._producing = True
+
+    def run(self, jobs: Iterable[Job]) -> None:
+        """Send every (plan, batch) job; returns when all are settled.
+
+        In the main thread, a first Ctrl-C (or a Jupyter "interrupt kernel") stops the
+        run gracefully: nothing more is sent and every remaining user is accounted as
+        not sent. A second Ctrl-C raises KeyboardInterrupt at once.
+        """
+        threads: list[threading.Thread] = []
+        with self._interruptible():
+            try:
+                pending = iter(jobs)
+                first = next(pending, None)
+                if first is None:
+                    return
+                with self._cv:
+                    self._outstanding += 1
+                self._process(first)
+                threads = [
+                    threading.Thread(target=self._work, name=f"moecohort-send-{i}", daemon=True)
+                    for i in range(self.workers)
+                ]
+                for t in threads:
+                    t.start()
+                while True:
+                    with self._cv:
+                        # Bounded look-ahead, so streamed plans stay small in memory
+                        # (once stopped, the rest is only accounted for: no need to wait).
+                        while len(self._queue) >= 2 * self.workers and self.stopped_by is None:
+                            self._cv.wait(0.5)
+                    job = next(pending, None)
+                    if job is None:
+                        break
+                    with self._cv:
+                        self._queue.append(job)
+                        self._outstanding += 1
+                        self._cv.notify()
+            finally:
+                with self._cv:
+                    self._producing = False
+                    self._cv.notify_all()
+                if not threads:  # stopped before the workers started: drain here
+                    self._work()
+                for t in threads:
+                    t.join()
+                if self.progress is not None:
+                    self.progress.close()
+
+    @contextlib.contextmanager
+    def _interruptible(self) -> Iterator[None]:
+        """Turn the first SIGINT into a graceful stop while the run is in progress."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum: int, frame: Any) -> None:
+            if self.stopped_by == "interrupted by the user":
+                raise KeyboardInterrupt  # second press: stop now
+            log.warning("interrupted: stopping (press Ctrl-C again to abort at once)")
+            self._stop(None, "interrupted by the user")
+
+        try:
+            signal.signal(signal.SIGINT, on_sigint)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            yield
+            return
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    def _next(self) -> Job | None:
+        """The next job to send; None once every job is settled."""
+        with self._cv:
+            while not self._queue:
+                if not self._producing and self._outstanding == 0:
+                    return None
+                self._cv.wait()
+            job = self._queue.popleft()
+            self._cv.notify_all()
+            return job
+
+    def _done(self, new: Iterable[Job] = ()) -> None:
+        with self._cv:
+            for b in new:
+                self._queue.appendleft(b)
+                self._outstanding += 1
+            self._outstanding -= 1
+            self._cv.notify_all()
+
+    def _work(self) -> None:
+        while True:
+            job = self._next()
+            if job is None:
+                return
+            self._process(job)
+
+    def _process(self, job: Job) -> None:
+        """Send one batch and account for its users exactly once."""
+        halves: list[Job] = []
+        try:
+            halves = self._send(*job)
+        except Exception as exc:  # a bug, or a failing callback: stop, but lose nobody
+            log.exception("client error while sending a batch")
+            self._fail(*job, None, "ClientError", f"{type(exc).__name__}: {exc}")
+            self._stop(APIError(None, "ClientError", str(exc)), f"client error: {exc}")
+        except BaseException:
+            # Ctrl-C while this batch was on its way: it may or may not have landed.
+            self._fail(*job, None, "Interrupted", "interrupted while sending; safe to push again")
+            raise
+        finally:
+            self._done(new=halves)
+
+    def _send(self, plan: Plan, batch: Batch) -> list[Job]:
+        """Send ``batch`` and settle it; returns the halves to send instead after a 413."""
+        if self.fatal is not None or self.stopped_by is not None:
+            self._not_sent(plan, batch)
+            return []
+        body = plan.body(batch)
+        reply = self.transport.send(body)
+        status = reply.status
+        if status is None and reply.error_type == NOT_SENT:
+            # The push stopped (401, 403, Ctrl-C, ...) while this body waited for its turn.
+            self._not_sent(plan, batch)
+            return []
+        with self._cv:
+            self.bodies += 1
+        if reply.ok:
+            self.on_success(plan, batch, reply)
+            self._tick(batch)
+        elif status == 413:
+            halves = plan.split(batch)
+            if halves is None:
+                self._fail(
+                    plan, batch, reply, reply.error_type or "Payload too large", reply.message
+                )
+                return []
+            log.info("413 for a body of %d bytes: splitting it in two", batch.nbytes)
+            return [(plan, half) for half in halves]
+        elif status is not None and 400 < status < 500 and status != 429:  # 401, 403 too
+            error = APIError.from_response(status, reply.body)
+            if error.request_id is None:
+                error.request_id = reply.request_id
+            self._fail(plan, batch, reply, error.type, error.message)
+            kind = {401: "authentication failed", 403: "account suspended or blocked"}.get(
+                status, f"HTTP {status}"
+            )
+            self._stop(error, f"{kind}: {error}")
+        else:
+            # 400 (the batch's content), or retries exhausted (429, 5xx, network).
+            self._fail(plan, batch, reply, reply.error_type, reply.message)
+        return []
+
+    def _not_sent(self, plan: Plan, batch: Batch) -> None:
+        self._fail(plan, batch, None, NOT_SENT, f"not sent: the push stopped ({self.stopped_by})")
+
+    def _fail(
+        self,
+        plan: Plan,
+        batch: Batch,
+        reply: Reply | None,
+        error_type: str | None,
+        message: str | None,
+    ) -> None:
+        adds, removes = plan.ids(batch)
+        status = reply.status if reply else None
+        request_id = reply.request_id if reply else None
+        for ids, op in ((adds, "add"), (removes, "remove")):
+            self.failures.add(ids, status, error_type, message, request_id, op=op)
+        self._tick(batch)
+
+    def _tick(self, batch: Batch) -> None:
+        if self.progress is not None:
+            with contextlib.suppress(Exception):  # a display problem never loses a batch
+                self.progress.update(batch.members)
+
+    def _stop(self, error: APIError | None, why: str) -> None:
+        with self._cv:
+            if self.stopped_by is None:
+                self.fatal = error
+                self.stopped_by = why
+                log.error("stopping: %s", why)
+            self._cv.notify_all()
+        self.transport.stop()  # bodies waiting for the pacer or a retry are not sent

@@ -1,0 +1,345 @@
+"""What a delivery did: one base for a push's and a mirror sync's results.
+
+:class:`DeliveryResult` holds what every delivery reports: the cohort, the input rows
+and the users set aside, the failed users, the requests and how the run ended. It
+renders as text (``repr``) and as HTML in notebooks from the same rows. A push
+(:class:`PushResult`) adds the members accepted; a sync (:class:`SyncResult`) adds the
+difference it planned and what of it was acknowledged.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import _html
+from .delivery import Sent, failed_frame
+from .errors import PushFailedError
+
+__all__ = ["DeliveryResult", "PushResult", "SyncResult"]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _failed_with_op() -> pd.DataFrame:
+    frame = failed_frame()
+    frame.insert(0, "op", pd.Categorical([], categories=["add", "remove"]))
+    return frame
+
+
+@dataclass(repr=False, kw_only=True)
+class DeliveryResult:
+    """What a delivery to a destination cohort did (or, with ``dry_run``, would do)."""
+
+    cohort_name: str
+    cohort_id: str
+    workspace_id: str | None
+    input_rows: int = 0
+    skipped_anonymous: int = 0
+    skipped_duplicates: int = 0
+    #: Anonymous rows by reason: missing, blank, placeholder.
+    anonymous_by_reason: dict[str, int] = field(default_factory=dict)
+    #: One row per failed user: uid, status (HTTP status, missing when no response),
+    #: error_type, message, request_id (a sync's rows also say the ``op``).
+    failed: pd.DataFrame = field(default_factory=failed_frame)
+    #: HTTP attempts, retries included.
+    requests: int = 0
+    #: Request bodies.
+    batches: int = 0
+    retries: int = 0
+    request_ids: list[str] = field(default_factory=list)
+    #: HTTP statuses (and network errors) seen, every attempt included.
+    statuses: dict[str, int] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    dry_run: bool = False
+    #: The request plan (dry run): one row per body (members, bytes, fill).
+    plan: pd.DataFrame | None = None
+    #: Set when the delivery stopped early (401, 403, Ctrl-C, ...).
+    stopped_by: str | None = None
+
+    @property
+    def members_failed(self) -> int:
+        """Users (or changes) that were not accepted."""
+        return len(self.failed)
+
+    @property
+    def ok(self) -> bool:
+        """True when every user (or change) was accepted, or in a dry run can be sent."""
+        return self.members_failed == 0 and self.stopped_by is None
+
+    def record(self, sent: Sent) -> None:
+        """Take the figures of the requests that were sent."""
+        self.requests = sent.requests
+        self.retries = sent.retries
+        self.batches = sent.bodies
+        self.request_ids = sent.request_ids
+        self.statuses = sent.statuses
+        self.stopped_by = sent.stopped_by
+
+    def raise_for_status(self) -> DeliveryResult:
+        """Raise :class:`~moecohort.PushFailedError` unless everything was accepted."""
+        if not self.ok:
+            raise PushFailedError(self._failure_message(), self)
+        return self
+
+    def summary(self) -> pd.DataFrame:
+        """The counts, one per row."""
+        return pd.DataFrame(self._summary_rows(), columns=["", "count"]).set_index("")
+
+    @property
+    def headline(self) -> str:
+        """One line saying what happened."""
+        raise NotImplementedError
+
+    def summary_html(self) -> str:
+        """The counts as HTML, without the collapsible details (plan, failures)."""
+        return self._html(sections=False)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}: {self.headline}{self._title_suffix()}"]
+        lines += [f"  {k:<26} {int(v):>12,}" for k, v in self._summary_rows()]
+        lines += self._detail_lines()
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return self._html(sections=True)
+
+    # ---- what each kind of result says in its own words
+    def _summary_rows(self) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    def _failure_message(self) -> str:
+        raise NotImplementedError
+
+    def _detail_lines(self) -> list[str]:
+        return []
+
+    def _title_suffix(self) -> str:
+        return ""
+
+    def _badge(self) -> str:
+        return "ok" if self.ok else "not ok"
+
+    def _html_note(self) -> str | None:
+        return None
+
+    def _html_sections(self) -> list[tuple[str, str]]:
+        return []
+
+    def _html(self, *, sections: bool) -> str:
+        rows = [(k, f"{int(v):,}") for k, v in self._summary_rows()]
+        return _html.table_html(
+            f"{type(self).__name__}: {self.headline}",
+            rows,
+            note=self._html_note(),
+            status=(self.ok, self._badge()),
+            sections=self._html_sections() if sections else (),
+        )
+
+    def _stopped_note(self, prefix: str) -> str | None:
+        return html.escape(f"{prefix}{self.stopped_by}") if self.stopped_by else None
+
+
+@dataclass(repr=False, kw_only=True)
+class PushResult(DeliveryResult):
+    """What happened to every user of a push (or, with ``dry_run``, what would).
+
+    Every input row is accounted for exactly once: ``members_accepted +
+    members_failed + skipped_anonymous + skipped_duplicates == input_rows`` (with
+    ``members_planned`` in place of ``members_accepted`` in a dry run).
+    """
+
+    action: str
+    wire_format: str
+    members_accepted: int = 0
+    #: Members that were (or, in a dry run, would be) sent.
+    members_planned: int = 0
+
+    @property
+    def accounted(self) -> int:
+        """Rows accounted for; always equals ``input_rows``."""
+        done = self.members_planned if self.dry_run else self.members_accepted
+        return done + self.members_failed + self.skipped_anonymous + self.skipped_duplicates
+
+    def raise_for_status(self) -> PushResult:
+        """Raise :class:`~moecohort.PushFailedError` unless every user was accepted."""
+        super().raise_for_status()
+        return self
+
+    @property
+    def headline(self) -> str:
+        verb = "would push" if self.dry_run else ("pushed" if self.ok else "push incomplete:")
+        what = "add" if self.action == "add" else "remove"
+        done = self.members_planned if self.dry_run else self.members_accepted
+        return (
+            f"{verb} {done:,} users ({what}) to cohort {self.cohort_name!r}"
+            + (f" in workspace {self.workspace_id}" if self.workspace_id else "")
+            + (f" in {self.elapsed_s:.1f}s" if not self.dry_run else "")
+        )
+
+    def _failure_message(self) -> str:
+        done = self.members_planned if self.dry_run else self.members_accepted
+        return (
+            f"{self.members_failed:,} of {done + self.members_failed:,} "
+            f"users were not accepted for cohort {self.cohort_name!r}"
+            + (f" (stopped: {self.stopped_by})" if self.stopped_by else "")
+            + "; see result.failed"
+        )
+
+    def _summary_rows(self) -> list[tuple[str, int]]:
+        return [
+            ("input rows", self.input_rows),
+            (
+                "members planned" if self.dry_run else "members accepted",
+                self.members_planned if self.dry_run else self.members_accepted,
+            ),
+            ("members failed", self.members_failed),
+            ("skipped: anonymous", self.skipped_anonymous),
+            ("skipped: duplicate", self.skipped_duplicates),
+            ("requests (HTTP attempts)", self.requests),
+            ("request bodies", self.batches),
+            ("retries", self.retries),
+        ]
+
+    def _detail_lines(self) -> list[str]:
+        lines = []
+        if self.stopped_by:
+            lines.append(f"  stopped: {self.stopped_by}")
+        if self.dry_run and self.plan is not None and len(self.plan):
+            fill = self.plan["fill"]
+            lines.append(
+                f"  plan: {_plural(len(self.plan), 'request')}, "
+                f"{int(self.plan['bytes'].sum()):,} bytes, "
+                f"fill {fill.min():.1%}..{fill.max():.1%}"
+            )
+        if len(self.failed):
+            lines.append("  failed (first rows):")
+            lines += ["    " + line for line in self.failed.head(5).to_string().splitlines()]
+        return lines
+
+    def _badge(self) -> str:
+        return "dry run" if self.dry_run else super()._badge()
+
+    def _html_note(self) -> str | None:
+        return self._stopped_note("Stopped: ")
+
+    def _html_sections(self) -> list[tuple[str, str]]:
+        sections = []
+        if self.plan is not None and len(self.plan):
+            sections.append(
+                (f"request plan ({len(self.plan):,} bodies)", _html.frame_html(self.plan))
+            )
+        if len(self.failed):
+            sections.append((f"failed users ({len(self.failed):,})", _html.frame_html(self.failed)))
+        return sections
+
+
+@dataclass(repr=False, kw_only=True)
+class SyncResult(DeliveryResult):
+    """What a mirror sync run did (or, with ``dry_run``, would do)."""
+
+    workspace_id: str
+    mode: str
+    run_id: int | None = None
+    #: Distinct, non-anonymous ids in the input: the membership the cohort should have.
+    desired: int = 0
+    #: Desired ids the cohort was already known to hold (not sent).
+    unchanged: int = 0
+    to_add: int = 0
+    to_remove: int = 0
+    added: int = 0
+    removed: int = 0
+    #: One row per failed change: op ("add"/"remove"), uid, status, error_type, message,
+    #: request_id. They are retried by the next run.
+    failed: pd.DataFrame = field(default_factory=_failed_with_op)
+    #: True when an earlier run of this cohort had died and this one picked up after it.
+    resumed: bool = False
+    sample_adds: list[str] = field(default_factory=list)
+    sample_removes: list[str] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.dry_run:
+            return "dry_run"
+        if self.stopped_by:
+            return "stopped"
+        return "ok" if self.ok else "failed"
+
+    def raise_for_status(self) -> SyncResult:
+        """Raise :class:`~moecohort.PushFailedError` unless every change was accepted."""
+        super().raise_for_status()
+        return self
+
+    @property
+    def headline(self) -> str:
+        verb = "would sync" if self.dry_run else "synced"
+        mode = "" if self.mode == "diff" else f" (resync {self.mode})"
+        return (
+            f"{verb} cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}: "
+            f"+{self.to_add:,} -{self.to_remove:,}"
+            + ("" if self.dry_run else f" in {self.elapsed_s:.1f}s, {self.status}")
+        )
+
+    def _failure_message(self) -> str:
+        return (
+            f"sync of {self.cohort_name!r} incomplete: {self.members_failed:,} changes failed"
+            + (f" (stopped: {self.stopped_by})" if self.stopped_by else "")
+            + "; the next run retries them; see result.failed"
+        )
+
+    def _summary_rows(self) -> list[tuple[str, int]]:
+        return [
+            ("input rows", self.input_rows),
+            ("skipped: anonymous", self.skipped_anonymous),
+            ("skipped: duplicate", self.skipped_duplicates),
+            ("desired members", self.desired),
+            ("unchanged", self.unchanged),
+            ("to add", self.to_add),
+            ("to remove", self.to_remove),
+            ("added", self.added),
+            ("removed", self.removed),
+            ("failed", self.members_failed),
+            ("requests (HTTP attempts)", self.requests),
+        ]
+
+    def _title_suffix(self) -> str:
+        return f" [run {self.run_id}]" if self.run_id is not None else ""
+
+    def _detail_lines(self) -> list[str]:
+        lines = []
+        if self.resumed:
+            lines.append("  resumed after an interrupted run")
+        if self.stopped_by:
+            lines.append(f"  stopped: {self.stopped_by}")
+        if self.dry_run:
+            if self.sample_adds:
+                lines.append(f"  e.g. adds: {', '.join(map(repr, self.sample_adds[:5]))}")
+            if self.sample_removes:
+                lines.append(f"  e.g. removes: {', '.join(map(repr, self.sample_removes[:5]))}")
+            if self.plan is not None and len(self.plan):
+                lines.append(
+                    f"  plan: {len(self.plan):,} requests, {int(self.plan['bytes'].sum()):,} bytes"
+                )
+        return lines
+
+    def _badge(self) -> str:
+        return self.status
+
+    def _html_note(self) -> str | None:
+        return self._stopped_note("stopped: ")
+
+    def _html_sections(self) -> list[tuple[str, str]]:
+        sections = []
+        if self.plan is not None and len(self.plan):
+            sections.append((f"request plan ({len(self.plan):,})", _html.frame_html(self.plan)))
+        if len(self.failed):
+            sections.append((f"failed ({len(self.failed):,})", _html.frame_html(self.failed)))
+        for label, sample in (("adds", self.sample_adds), ("removes", self.sample_removes)):
+            if sample:
+                text = ", ".join(_html.esc(repr(s)) for s in sample[:10])
+                sections.append((f"sample {label}", f"<div class='note'>{text}</div>"))
+        return sections
