@@ -22,6 +22,7 @@ import pyarrow as pa
 from . import __version__
 from ._constants import DATA_CENTERS, DEFAULT_REQUESTS_PER_MINUTE
 from .credentials import AppCredentials, ProfileStore, get_credentials, normalize_data_center
+from .delivery import ProgressOption
 from .errors import APIError, ConfigurationError, MoEngageError, PushFailedError
 from .payload import WIRE_FORMATS
 from .results import DeliveryResult
@@ -44,7 +45,12 @@ def _friendly(func: Callable[P, R]) -> Callable[P, R]:
             partial = exc.result if isinstance(exc, (APIError, PushFailedError)) else None
             if isinstance(partial, DeliveryResult):
                 click.echo(f"Error: {line}", err=True)
-                _echo_result(partial, kwargs.get("failed_out"), kwargs.get("as_json", False))
+                failed_out = kwargs.get("failed_out")
+                _echo_result(
+                    partial,
+                    failed_out if isinstance(failed_out, str) else None,
+                    kwargs.get("as_json") is True,
+                )
             raise click.ClickException(line) from exc
         except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
             raise click.ClickException(f"{exc.strerror}: {exc.filename}") from exc
@@ -269,7 +275,7 @@ def push(
     dry_run: bool,
     failed_out: str | None,
     as_json: bool,
-    progress: bool | str,
+    progress: ProgressOption,
 ) -> None:
     """Push the users of FILE (CSV or Parquet) to a cohort.
 
@@ -338,7 +344,7 @@ def sync(
     dry_run: bool,
     failed_out: str | None,
     as_json: bool,
-    progress: bool | str,
+    progress: ProgressOption,
 ) -> None:
     """Mirror the users of FILE (CSV or Parquet, read in chunks) into a cohort.
 
@@ -511,7 +517,7 @@ def emulator(
 @cli.command()
 @_progress_option
 @_friendly
-def demo(progress: bool | str) -> None:
+def demo(progress: ProgressOption) -> None:
     """Run the whole job against the local emulator with the sample apps."""
     from .demo import run_demo
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .credentials import AppCredentials
+from .delivery import ProgressOption
 from .ids import drop_anonymous
 from .overlap import keep_in_destination, overlap
 from .push import check_connection, push_cohort
@@ -72,7 +73,7 @@ def sandbox(*, seed: int | None = 0) -> Sandbox:
     return Sandbox(emu, creds["source"], creds["destination"])
 
 
-def run_demo(echo: Callable[[str], None] = print, *, progress: bool | str = "auto") -> int:
+def run_demo(echo: Callable[[str], None] = print, *, progress: ProgressOption = "auto") -> int:
     """Run the demo, telling the story through ``echo``. Returns 0 when the cohort in
     the destination holds exactly the expected users, else 1."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -110,6 +110,7 @@ def push_cohort(
 
     stored: IdSpool | None = None
     ids: IdSpool | PreparedIds
+    pieces: Callable[[], Pieces]
     if is_stream(df):
         ids = stored = spool(df, id_col, placeholders=placeholders)
         unique = stored.unique
@@ -130,9 +131,10 @@ def push_cohort(
             else pack(envelope, none, prepared.unique)
         )
 
-        def pieces() -> Pieces:
+        def whole_plan() -> Pieces:
             return iter([(plan, plan.batches)])
 
+        pieces = whole_plan
         n_bodies = len(plan.batches)
     result = PushResult(
         cohort_name=cohort_name,

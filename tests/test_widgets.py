@@ -29,6 +29,8 @@ import moecohort as mc
 from moecohort import widgets as mw
 from moecohort.credentials import ProfileStore
 from moecohort.emulator import Emulator
+from moecohort.widgets import push_panel
+from moecohort.widgets.credentials import SecretField
 
 matplotlib.use("Agg")
 
@@ -48,7 +50,7 @@ def type_into(widget: ipywidgets.Widget, value: Any) -> None:
     message = {"method": "update", "state": state, "buffer_paths": []}
     widget._handle_msg({"content": {"data": message}, "buffers": []})
     # ipywidgets logs (and swallows) errors in handlers: make sure the update landed.
-    assert widget.value == value or isinstance(widget, mw._SecretField)
+    assert widget.value == value or isinstance(widget, SecretField)
 
 
 def html_text(widget: ipywidgets.HTML) -> str:
@@ -456,7 +458,7 @@ def test_large_failed_list_goes_to_a_file(
     emu: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(mw, "MAX_INLINE_CSV_BYTES", 10)
+    monkeypatch.setattr(push_panel, "MAX_INLINE_CSV_BYTES", 10)
     emu.set_faults(error_500=1.0)
     panel = mw.PushPanel(frame(), app_for(emu), id_col="ID", cohort_name="Big", max_retries=0)
     panel.push()
