@@ -53,6 +53,7 @@ def dest_env(moe_emulator, monkeypatch: pytest.MonkeyPatch):
     return moe_emulator
 
 
+# --------------------------------------------------------------------------- help and errors
 @pytest.mark.parametrize(
     "args",
     [
@@ -76,6 +77,23 @@ def test_every_command_has_help(runner: CliRunner, args: list[str]) -> None:
     assert "Usage:" in result.output
 
 
+def test_missing_file_is_one_clear_line(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["overlap", str(tmp_path / "nope.csv"), DEST])
+    assert result.exit_code != 0
+    assert "nope.csv" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_corrupt_parquet_file_is_one_line(runner: CliRunner, dest_env, tmp_path) -> None:
+    bad = tmp_path / "users.parquet"
+    bad.write_bytes(b"PAR1 this is not parquet PAR1")
+    result = runner.invoke(cli, ["push", str(bad), "-n", "X", "--env", "MOECOHORT_DEST"])
+    assert result.exit_code == 1
+    assert "could not read the file" in result.output
+    assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------- overlap
 def test_overlap_prints_the_report(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["overlap", SOURCE, DEST, "--on", "ID"])
     assert result.exit_code == 0, result.output
@@ -116,13 +134,7 @@ def test_overlap_missing_column_is_one_clear_line(runner: CliRunner) -> None:
     assert "Traceback" not in result.output
 
 
-def test_missing_file_is_one_clear_line(runner: CliRunner, tmp_path: Path) -> None:
-    result = runner.invoke(cli, ["overlap", str(tmp_path / "nope.csv"), DEST])
-    assert result.exit_code != 0
-    assert "nope.csv" in result.output
-    assert "Traceback" not in result.output
-
-
+# --------------------------------------------------------------------------- push
 def test_push_dry_run_needs_no_credentials_and_sends_nothing(runner: CliRunner, dest_env) -> None:
     result = runner.invoke(
         cli, ["push", SOURCE, "-n", "Dry", "--id-col", "ID", "--dry-run", "--json"]
@@ -205,6 +217,37 @@ def test_push_without_credentials_says_how_to_give_them(runner: CliRunner) -> No
     assert "profile" in result.output.lower()
 
 
+def test_a_stopped_push_still_reports_what_it_did(
+    runner: CliRunner, dest_env, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setenv("MOECOHORT_DEST_DATA_API_KEY", "wrong-key-0000000000")
+    out = tmp_path / "failed.csv"
+    result = runner.invoke(
+        cli,
+        [
+            "push",
+            SOURCE,
+            "-n",
+            "Stopped",
+            "--id-col",
+            "ID",
+            "--env",
+            "MOECOHORT_DEST",
+            "--json",
+            "--failed-out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    payload = json.loads(result.stdout)
+    assert payload["ok"] is False and payload["members failed"] == 3760
+    assert "authentication failed" in payload["stopped_by"]
+    assert len(pd.read_csv(out)) == 3760
+    assert "wrong-key-0000000000" not in result.output
+
+
+# --------------------------------------------------------------------------- check
 def test_check_good_and_bad_credentials(runner: CliRunner, dest_env, monkeypatch) -> None:
     ok = runner.invoke(cli, ["check", "--env", "MOECOHORT_DEST"])
     assert ok.exit_code == 0, ok.output
@@ -218,6 +261,7 @@ def test_check_good_and_bad_credentials(runner: CliRunner, dest_env, monkeypatch
     assert dest_env.cohorts("WS-CLI") == []
 
 
+# --------------------------------------------------------------------------- profiles
 def test_profiles_add_list_use_remove(runner: CliRunner, dest_env, isolated_config: Path) -> None:
     added = runner.invoke(
         cli,
@@ -279,6 +323,23 @@ def test_profiles_add_rejects_plain_http_to_a_remote_host(runner: CliRunner) -> 
     assert "http" in result.output.lower()
 
 
+def test_profiles_add_takes_any_data_center_spelling(runner: CliRunner) -> None:
+    result = runner.invoke(
+        cli,
+        ["profiles", "add", "eu", "--workspace-id", "WS", "--data-center", "DC-02"],
+        input=KEY + "\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "data center 02" in result.output
+    bad = runner.invoke(
+        cli,
+        ["profiles", "add", "x", "--workspace-id", "WS", "--data-center", "7"],
+        input=KEY + "\n",
+    )
+    assert bad.exit_code == 2 and "01 (US)" in bad.output
+
+
+# --------------------------------------------------------------------------- sync and history
 def test_sync_twice_then_history(runner: CliRunner, dest_env, tmp_path: Path) -> None:
     state = str(tmp_path / "state.sqlite")
     users = pd.read_csv(DEST, dtype={"ID": str})
@@ -312,6 +373,7 @@ def test_history_without_state_says_so(runner: CliRunner, tmp_path: Path) -> Non
     assert "no sync has run" in result.output
 
 
+# --------------------------------------------------------------------------- demo
 def test_demo_runs_end_to_end(runner: CliRunner) -> None:
     result = runner.invoke(cli, ["demo", "--no-progress"])
     assert result.exit_code == 0, result.output
@@ -325,59 +387,3 @@ def test_installed_command_runs_the_demo() -> None:
     proc = subprocess.run([str(exe), "demo"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "holds exactly" in proc.stdout
-
-
-# --------------------------------------------------------------------------- review fixes
-def test_a_stopped_push_still_reports_what_it_did(
-    runner: CliRunner, dest_env, monkeypatch, tmp_path
-) -> None:
-    monkeypatch.setenv("MOECOHORT_DEST_DATA_API_KEY", "wrong-key-0000000000")
-    out = tmp_path / "failed.csv"
-    result = runner.invoke(
-        cli,
-        [
-            "push",
-            SOURCE,
-            "-n",
-            "Stopped",
-            "--id-col",
-            "ID",
-            "--env",
-            "MOECOHORT_DEST",
-            "--json",
-            "--failed-out",
-            str(out),
-        ],
-    )
-    assert result.exit_code == 1
-    assert "Traceback" not in result.output
-    payload = json.loads(result.stdout)
-    assert payload["ok"] is False and payload["members failed"] == 3760
-    assert "authentication failed" in payload["stopped_by"]
-    assert len(pd.read_csv(out)) == 3760
-    assert "wrong-key-0000000000" not in result.output
-
-
-def test_a_corrupt_parquet_file_is_one_line(runner: CliRunner, dest_env, tmp_path) -> None:
-    bad = tmp_path / "users.parquet"
-    bad.write_bytes(b"PAR1 this is not parquet PAR1")
-    result = runner.invoke(cli, ["push", str(bad), "-n", "X", "--env", "MOECOHORT_DEST"])
-    assert result.exit_code == 1
-    assert "could not read the file" in result.output
-    assert "Traceback" not in result.output
-
-
-def test_profiles_add_takes_any_data_center_spelling(runner: CliRunner) -> None:
-    result = runner.invoke(
-        cli,
-        ["profiles", "add", "eu", "--workspace-id", "WS", "--data-center", "DC-02"],
-        input=KEY + "\n",
-    )
-    assert result.exit_code == 0, result.output
-    assert "data center 02" in result.output
-    bad = runner.invoke(
-        cli,
-        ["profiles", "add", "x", "--workspace-id", "WS", "--data-center", "7"],
-        input=KEY + "\n",
-    )
-    assert bad.exit_code == 2 and "01 (US)" in bad.output

@@ -338,6 +338,33 @@ def test_bad_credentials_object():
         push_cohort(MESSY, 42, "VIP", requests_per_minute=FAST)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("timeout", [-1, 0, "x", (1, 2, 3), (5, None), float("inf")])
+def test_bad_timeout_fails_before_anything(rsps, timeout):
+    with pytest.raises(ConfigurationError, match="timeout"):
+        push(MESSY, timeout=timeout)
+    assert len(rsps.calls) == 0
+
+
+def test_a_single_timeout_number_is_accepted(rsps):
+    serve(rsps)
+    assert push(MESSY, timeout=5).ok
+
+
+def test_an_overlong_cohort_id_or_description_fails_before_anything(rsps):
+    with pytest.raises(InputError, match="shorten"):
+        push(MESSY, cohort_id="x" * 70_000)
+    with pytest.raises(InputError, match="shorten"):
+        push(MESSY, wire_format="cohort_sync", description="d" * 70_000)
+    assert len(rsps.calls) == 0
+
+
+def test_description_with_segment_sync_is_pointed_out(rsps, caplog):
+    serve(rsps)
+    with caplog.at_level(logging.WARNING, logger="moecohort"):
+        push(MESSY, description="VIPs")
+    assert "cohort_sync" in caplog.text
+
+
 # --------------------------------------------------------------------------- dry run
 def test_dry_run_sends_nothing():
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rs:
@@ -793,6 +820,31 @@ def test_progress_callback_counts_every_user(rsps):
     assert result.members_accepted == len(server.added) < len(df)
 
 
+def test_raise_for_status_counts_the_right_total(rsps):
+    serve(rsps, lambda n, doc, raw: (401, {}, UNAUTHORIZED))
+    with pytest.raises(AuthenticationError) as info:
+        push(MESSY)
+    result = info.value.result
+    with pytest.raises(PushFailedError) as failed:
+        result.raise_for_status()
+    total = result.members_accepted + result.members_failed
+    assert f"{result.members_failed:,} of {total:,} users" in str(failed.value)
+
+
+def test_the_library_never_prints_by_itself():
+    handlers = logging.getLogger("moecohort").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)
+
+
+def test_the_auth_object_never_shows_the_key():
+    from moecohort.transport import Transport
+
+    transport = Transport(APP)
+    assert KEY not in repr(transport._auth)
+    assert all(KEY not in repr(v) for v in vars(transport).values())
+    transport.close()
+
+
 # --------------------------------------------------------------------------- check_connection
 @pytest.mark.parametrize(
     ("status", "body", "ok", "words"),
@@ -848,6 +900,13 @@ def test_check_connection_network_error_does_not_raise(rsps, exc):
     assert KEY not in check.message
 
 
+def test_check_connection_needs_moengage_words_for_a_400(rsps):
+    """Any server can answer 400; only MoEngage's own error envelope shows the key passed."""
+    rsps.add(responses.POST, URL, body="<html>Bad Request</html>", status=400)
+    check = check_connection(APP)
+    assert not check.ok and "unexpected" in check.message
+
+
 # --------------------------------------------------------------------------- error envelope
 def test_api_error_fields_come_from_the_envelope(rsps):
     body = envelope("Authentication Mismatch", "App key mismatch in params", "rid-9", "app_id")
@@ -863,63 +922,3 @@ def test_api_error_fields_come_from_the_envelope(rsps):
         "rid-9",
     )
     assert "rid-9" in str(exc) and "Data API key" in str(exc)
-
-
-# --------------------------------------------------------------------------- review fixes
-def test_check_connection_needs_moengage_words_for_a_400(rsps):
-    """Any server can answer 400; only MoEngage's own error envelope shows the key passed."""
-    rsps.add(responses.POST, URL, body="<html>Bad Request</html>", status=400)
-    check = check_connection(APP)
-    assert not check.ok and "unexpected" in check.message
-
-
-def test_raise_for_status_counts_the_right_total(rsps):
-    serve(rsps, lambda n, doc, raw: (401, {}, UNAUTHORIZED))
-    with pytest.raises(AuthenticationError) as info:
-        push(MESSY)
-    result = info.value.result
-    with pytest.raises(PushFailedError) as failed:
-        result.raise_for_status()
-    total = result.members_accepted + result.members_failed
-    assert f"{result.members_failed:,} of {total:,} users" in str(failed.value)
-
-
-@pytest.mark.parametrize("timeout", [-1, 0, "x", (1, 2, 3), (5, None), float("inf")])
-def test_bad_timeout_fails_before_anything(rsps, timeout):
-    with pytest.raises(ConfigurationError, match="timeout"):
-        push(MESSY, timeout=timeout)
-    assert len(rsps.calls) == 0
-
-
-def test_a_single_timeout_number_is_accepted(rsps):
-    serve(rsps)
-    assert push(MESSY, timeout=5).ok
-
-
-def test_an_overlong_cohort_id_or_description_fails_before_anything(rsps):
-    with pytest.raises(InputError, match="shorten"):
-        push(MESSY, cohort_id="x" * 70_000)
-    with pytest.raises(InputError, match="shorten"):
-        push(MESSY, wire_format="cohort_sync", description="d" * 70_000)
-    assert len(rsps.calls) == 0
-
-
-def test_description_with_segment_sync_is_pointed_out(rsps, caplog):
-    serve(rsps)
-    with caplog.at_level(logging.WARNING, logger="moecohort"):
-        push(MESSY, description="VIPs")
-    assert "cohort_sync" in caplog.text
-
-
-def test_the_library_never_prints_by_itself():
-    handlers = logging.getLogger("moecohort").handlers
-    assert any(isinstance(h, logging.NullHandler) for h in handlers)
-
-
-def test_the_auth_object_never_shows_the_key():
-    from moecohort.transport import Transport
-
-    transport = Transport(APP)
-    assert KEY not in repr(transport._auth)
-    assert all(KEY not in repr(v) for v in vars(transport).values())
-    transport.close()
