@@ -4,9 +4,17 @@ In the spirit of moto for AWS: a real HTTP server on loopback that authenticates
 validates, rate-limits and applies ``POST /v1/integrations/cohortsync`` like MoEngage
 documents it, keeps the resulting cohorts for inspection, and can inject faults.
 
-It shares no code with the client package except :mod:`moecohort._constants`, so it
-catches the client's mistakes instead of repeating them. Submodules load lazily: the
-pytest plugin imports this package in every test session.
+It imports nothing from the client package: the API facts it enforces are its own copy
+(:mod:`.facts`), so it catches the client's mistakes instead of repeating them
+(``tests/test_emulator_facts.py`` compares that copy with the client's constants).
+Submodules load lazily, so importing this package (as the pytest plugin does) is cheap.
+
+Modules, from the bottom up: ``facts`` (what MoEngage documents), ``common`` (helpers,
+the emulator's version), ``protocol`` (wire format, validation, error envelope),
+``rate`` (rate windows), ``faults``, ``model`` (workspaces, cohorts), ``store`` (SQLite),
+``state`` (the Cohort Sync pipeline), ``control`` (the ``/_emulator`` API), ``handler``
+(HTTP), ``samples`` (demo workspaces from the sample exports), ``server`` (:class:`Emulator`,
+:func:`serve`) and ``pytest_plugin``.
 
 >>> from moecohort.emulator import Emulator
 >>> with Emulator(seed=1) as emu:  # doctest: +SKIP
@@ -19,6 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .faults import Faults
     from .samples import (
         DEMO_DEST_KEY,
         DEMO_DEST_WORKSPACE,
@@ -28,7 +37,6 @@ if TYPE_CHECKING:  # pragma: no cover
         read_user_ids,
     )
     from .server import Emulator, serve
-    from .state import Faults
 
 __all__ = [
     "DEMO_DEST_KEY",
@@ -45,7 +53,7 @@ __all__ = [
 _WHERE = {
     "Emulator": "server",
     "serve": "server",
-    "Faults": "state",
+    "Faults": "faults",
     "load_samples": "samples",
     "read_user_ids": "samples",
     "DEMO_SOURCE_WORKSPACE": "samples",

@@ -17,7 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from moecohort._constants import FORBIDDEN_COHORT_NAME_CHARS, PARTNER_MOENGAGE, SUCCESS_MESSAGE
+from .facts import FORBIDDEN_COHORT_NAME_CHARS, PARTNER_MOENGAGE, SUCCESS_MESSAGE
 
 FORMAT_PARTNER = "partner"
 FORMAT_SEGMENT_SYNC = "segment_sync"

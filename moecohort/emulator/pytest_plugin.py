@@ -1,7 +1,12 @@
-"""pytest plugin (entry point ``moecohort_emulator``): the ``moe_emulator`` fixture.
+"""pytest plugin: the ``moe_emulator`` fixture.
 
-Loaded in every pytest session of an environment where moecohort is installed, so it
-imports nothing heavy: the emulator itself is imported inside the fixture.
+Not registered as an entry point, so pytest loads it only when asked. Add it to the
+``conftest.py`` at the root of your tests::
+
+    pytest_plugins = ["moecohort.emulator.pytest_plugin"]
+
+(or run ``pytest -p moecohort.emulator.pytest_plugin``). Loading it imports nothing
+heavy: the emulator itself is imported inside the fixture.
 """
 
 from __future__ import annotations

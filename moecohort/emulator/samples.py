@@ -1,16 +1,19 @@
-"""Register the demo workspaces from the sample CSV exports in ``data/samples/``."""
+"""Register the demo workspaces from the sample CSV exports in ``data/samples/``.
+
+This module knows nothing of the server: :func:`load_samples` registers workspaces on
+anything shaped like a :class:`WorkspaceHost` (an :class:`~.server.Emulator` is one), so
+``server`` may import it and it never imports ``server``.
+"""
 
 from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from moecohort._constants import PLACEHOLDER_IDS, SAMPLE_DESTINATION_FILE, SAMPLE_SOURCE_FILE
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .server import Emulator
+from .facts import PLACEHOLDER_IDS
 
 __all__ = [
     "DEMO_DEST_KEY",
@@ -20,14 +23,15 @@ __all__ = [
     "DEST_FILE",
     "ID_COLUMN",
     "SOURCE_FILE",
+    "WorkspaceHost",
     "load_samples",
     "read_user_ids",
 ]
 
-#: The source app's segment export.
-SOURCE_FILE = SAMPLE_SOURCE_FILE
+#: The source app's segment export (the emulator's own constant, like every name here).
+SOURCE_FILE = "app_a_segment_export.csv"
 #: The destination app's users export.
-DEST_FILE = SAMPLE_DESTINATION_FILE
+DEST_FILE = "app_b_users.csv"
 #: Dashboard exports show the unique user id under this header.
 ID_COLUMN = "ID"
 
@@ -38,11 +42,23 @@ DEMO_DEST_WORKSPACE = "DEMO-DEST"
 DEMO_DEST_KEY = "demo-dest-key-0002"
 
 
+class WorkspaceHost(Protocol):
+    """What :func:`load_samples` needs: somewhere to register workspaces, and its URL."""
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def url(self) -> str: ...
+
+    def add_workspace(self, workspace_id: str, api_key: str, users: Iterable[str] = ()) -> Any: ...
+
+
 def read_user_ids(path: str | os.PathLike[str], column: str = ID_COLUMN) -> list[str]:
     """The user ids of a MoEngage CSV export, in file order, duplicates dropped.
 
-    Cells are kept exactly as written (never trimmed); empty cells and MoEngage
-    placeholders (:data:`moecohort._constants.PLACEHOLDER_IDS`, compared
+    Cells are kept exactly as written (never trimmed); empty cells and the values
+    MoEngage never accepts as an ID (:data:`.facts.PLACEHOLDER_IDS`, compared
     case-insensitively after trimming) are skipped. The column is found by exact
     name, else by a case-insensitive match after trimming the header.
     """
@@ -69,7 +85,9 @@ def read_user_ids(path: str | os.PathLike[str], column: str = ID_COLUMN) -> list
     return list(seen)
 
 
-def load_samples(emu: Emulator, samples_dir: str | os.PathLike[str]) -> dict[str, dict[str, Any]]:
+def load_samples(
+    emu: WorkspaceHost, samples_dir: str | os.PathLike[str]
+) -> dict[str, dict[str, Any]]:
     """Register ``DEMO-SOURCE`` and ``DEMO-DEST`` from the sample exports in ``samples_dir``.
 
     ``DEMO-SOURCE`` gets the users of ``app_a_segment_export.csv`` and ``DEMO-DEST`` those

@@ -1,485 +1,30 @@
-"""HTTP front end of the emulator, the :class:`Emulator` facade and :func:`serve`.
+"""The :class:`Emulator` facade and :func:`serve`, the foreground server of ``moecohort emulator``.
 
-A stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive. Routes:
-
-* ``POST /v1/integrations/cohortsync``: the Cohort Sync API (see :mod:`.state`).
-* ``/_emulator/...``: inspection and control, JSON in and out, no authentication,
-  answered only to loopback clients (see :class:`_Handler` for the list).
-* anything else: 404 (unknown path) or 405 (known path, other method), in MoEngage's
-  error envelope.
-
-Every response carries ``x-request-id``. That header is an emulator convenience: the
-real API only shows a ``request_id`` inside error bodies.
+The HTTP front end is in :mod:`.handler`, the control API in :mod:`.control`, the state and
+the Cohort Sync pipeline in :mod:`.state`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import json
 import os
-import selectors
 import socket
-import socketserver
 import sys
 import threading
-import traceback
-import uuid
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import IO, Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
-from moecohort._constants import (
-    COHORT_SYNC_PATH,
-    DEFAULT_REQUESTS_PER_MINUTE,
-    HEADER_APPKEY,
-    HEADER_PARTNER,
-    VERSION,
-)
+from .control import CONTROL_PREFIX
+from .facts import COHORT_SYNC_PATH, REQUESTS_PER_MINUTE
+from .faults import Faults
+from .handler import EmulatorHTTPServer
+from .samples import load_samples
+from .state import DEFAULT_LOG_LIMIT, DEFAULT_MAX_COHORTS, EmulatorState
 
-from . import protocol as p
-from .state import DEFAULT_LOG_LIMIT, DEFAULT_MAX_COHORTS, EmulatorState, Faults, Outcome
+__all__ = ["Emulator", "serve"]
 
-__all__ = ["CONTROL_PREFIX", "HARD_BODY_CAP", "Emulator", "serve"]
 
-#: Bodies longer than this are not read at all: the emulator answers (413 once
-#: authenticated) and closes the connection.
-HARD_BODY_CAP = 32 * 1024 * 1024
-
-#: Prefix of the inspection/control API.
-CONTROL_PREFIX = "/_emulator"
-
-
-class _BadRequest(Exception):
-    """The HTTP framing itself is broken (bad Content-Length, bad chunk)."""
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        addr = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
-    return addr.is_loopback
-
-
-def _dumps(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":")).encode("ascii")
-
-
-def _sync_detail(entry: dict[str, Any]) -> str:
-    """The access-log detail of one Cohort Sync request, from its log entry."""
-    return " ".join(
-        str(part)
-        for part in (
-            entry.get("workspace") or "-",
-            entry.get("action") or "-",
-            f"cohort={entry.get('cohort_id') or '-'}",
-            f"members={entry.get('members', 0)}",
-            entry.get("error_type"),
-            entry.get("fault"),
-            f"req={entry.get('request_id')}",
-        )
-        if part
-    )
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        state: EmulatorState,
-        access_log: IO[str] | None,
-    ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.state = state
-        self.access_log = access_log
-        self._log_lock = threading.Lock()
-        self._conns: set[socket.socket] = set()
-        self._conns_cond = threading.Condition()
-        super().__init__(address, _Handler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind calls socket.getfqdn(), which can stall on DNS.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def track(self, conn: socket.socket) -> None:
-        with self._conns_cond:
-            self._conns.add(conn)
-
-    def untrack(self, conn: socket.socket) -> None:
-        with self._conns_cond:
-            self._conns.discard(conn)
-            self._conns_cond.notify_all()
-
-    def close_connections(self, timeout: float = 2.0) -> None:
-        """Shut every open connection down and wait (briefly) for their handlers."""
-        with self._conns_cond:
-            for conn in list(self._conns):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
-            self._conns_cond.wait_for(lambda: not self._conns, timeout=timeout)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (OSError, _BadRequest)):
-            return  # the client went away, or we closed it on purpose
-        traceback.print_exc(file=sys.stderr)
-
-    def write_access(self, line: str) -> None:
-        if self.access_log is None:
-            return
-        with self._log_lock:
-            try:
-                self.access_log.write(line + "\n")
-                self.access_log.flush()
-            except (OSError, ValueError):
-                pass
-
-
-class _Handler(BaseHTTPRequestHandler):
-    """One connection. Control routes (``GET`` unless noted), under ``/_emulator``:
-
-    ``/`` (summary), ``/workspaces`` (``GET``, ``POST``), ``/workspaces/{ws}`` (``GET``,
-    ``DELETE``), ``/workspaces/{ws}/cohorts``, ``/workspaces/{ws}/cohorts/{id_or_name}``,
-    ``/workspaces/{ws}/cohorts/{id_or_name}/members``, ``/requests?workspace=&limit=``,
-    ``/reset`` (``POST``), ``/faults`` (``GET``, ``POST``).
-    """
-
-    protocol_version = "HTTP/1.1"
-    server_version = f"moecohort-emulator/{VERSION}"
-    sys_version = ""
-    disable_nagle_algorithm = True
-    timeout = 120
-    server: _Server
-
-    # --- plumbing -----------------------------------------------------------------------------
-    def setup(self) -> None:
-        super().setup()
-        self.server.track(self.connection)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        except OSError:
-            pass
-        finally:
-            self.server.untrack(self.connection)
-
-    def log_message(self, fmt: str, *args: Any) -> None:
-        """Silence http.server's own logging; see ``access_log`` instead."""
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Framing errors (bad request line, headers too long...) in the JSON envelope."""
-        self.close_connection = True
-        reason = self.responses.get(code, ("Error", ""))[0]
-        rid = uuid.uuid4().hex
-        body = p.error_body(reason, message or reason, None, rid)
-        with contextlib.suppress(OSError):
-            self._send(code, body, [("x-request-id", rid)])
-
-    def _send(self, status: int, body: bytes, headers: Iterable[tuple[str, str]] = ()) -> None:
-        reason = self.responses.get(status, ("",))[0]
-        lines = [
-            f"{self.protocol_version} {status} {reason}",
-            f"Server: {self.server_version}",
-            f"Date: {self.date_time_string()}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-        ]
-        lines.extend(f"{k}: {v}" for k, v in headers)
-        if self.close_connection:
-            lines.append("Connection: close")
-        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
-        if getattr(self, "command", None) == "HEAD":
-            body = b""
-        self.wfile.write(head + body)
-
-    def _read_body(self, cap: int = HARD_BODY_CAP) -> tuple[bytes | None, int]:
-        """Read the request body. Returns ``(None, length)`` when over ``cap`` (not read)."""
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            return self._read_chunked(cap)
-        raw = self.headers.get("Content-Length")
-        if raw is None:
-            return b"", 0
-        try:
-            length = int(raw.strip())
-        except ValueError:
-            raise _BadRequest("invalid Content-Length") from None
-        if length < 0:
-            raise _BadRequest("invalid Content-Length")
-        if length > cap:
-            self.close_connection = True
-            return None, length
-        data = self.rfile.read(length) if length else b""
-        if len(data) < length:
-            raise ConnectionResetError("client closed the connection mid-body")
-        return data, length
-
-    def _read_chunked(self, cap: int) -> tuple[bytes | None, int]:
-        parts: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(65537)
-            if not line:
-                raise ConnectionResetError("client closed the connection mid-body")
-            try:
-                size = int(line.split(b";", 1)[0].strip(), 16)
-            except ValueError:
-                raise _BadRequest("invalid chunk size") from None
-            if size == 0:
-                while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                    pass  # trailers
-                return b"".join(parts), total
-            total += size
-            if total > cap:
-                self.close_connection = True
-                return None, total
-            chunk = self.rfile.read(size)
-            if len(chunk) < size:
-                raise ConnectionResetError("client closed the connection mid-body")
-            parts.append(chunk)
-            self.rfile.readline(3)  # CRLF after the chunk
-
-    def _drop(self) -> None:
-        """Close the connection without answering."""
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
-
-    def _access(self, status: int | str, detail: str = "-") -> None:
-        if self.server.access_log is not None:
-            self.server.write_access(
-                f'{self.client_address[0]} "{self.command} {self.path}" {status} {detail}'
-            )
-
-    def _error(
-        self,
-        status: int,
-        type_: str,
-        message: str,
-        attribute: str | None = None,
-        extra: Iterable[tuple[str, str]] = (),
-    ) -> None:
-        rid = uuid.uuid4().hex
-        body = p.error_body(type_, message, attribute, rid)
-        self._send(status, body, [("x-request-id", rid), *extra])
-        self._access(status, type_)
-
-    def _json(self, obj: Any, status: int = 200) -> None:
-        self._send(status, _dumps(obj), [("x-request-id", uuid.uuid4().hex)])
-        self._access(status)
-
-    # --- dispatch -----------------------------------------------------------------------------
-    def do_GET(self) -> None:
-        try:
-            self._dispatch()
-        except _BadRequest as exc:
-            self.send_error(400, str(exc))
-        except OSError:
-            self.close_connection = True
-        except Exception:
-            traceback.print_exc(file=sys.stderr)
-            self.close_connection = True
-            with contextlib.suppress(OSError):
-                self._error(500, p.TYPE_SERVER, "Internal emulator error (see its stderr)")
-
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
-
-    def _dispatch(self) -> None:
-        path = urlsplit(self.path).path
-        if path == COHORT_SYNC_PATH:
-            if self.command == "POST":
-                self._cohortsync()
-            else:
-                self._read_body()
-                self._error(
-                    405,
-                    p.TYPE_METHOD,
-                    f"{self.command} is not allowed on {path}",
-                    extra=[("Allow", "POST")],
-                )
-        elif path == CONTROL_PREFIX or path.startswith(CONTROL_PREFIX + "/"):
-            self._control(path)
-        else:
-            self._read_body()
-            self._error(404, p.TYPE_NOT_FOUND, f"No route for {self.command} {path}")
-
-    def _cohortsync(self) -> None:
-        body, length = self._read_body()
-        h = self.headers
-        out: Outcome = self.server.state.handle_sync(
-            authorization=h.get("Authorization"),
-            appkey=h.get(HEADER_APPKEY),
-            partner=h.get(HEADER_PARTNER),
-            content_type=h.get("Content-Type"),
-            body=body,
-            body_len=length,
-        )
-        if out.drop:
-            self._drop()
-        else:
-            self._send(out.status, out.body, out.headers)
-        if self.server.access_log is not None:
-            self._access("dropped" if out.drop else out.status, _sync_detail(out.entry))
-
-    # --- control API --------------------------------------------------------------------------
-    def _control(self, path: str) -> None:
-        body, _ = self._read_body()
-        if not _is_loopback(self.client_address[0]):
-            self._error(403, p.TYPE_FORBIDDEN, "The control API answers loopback clients only")
-            return
-        parts = [unquote(s) for s in path[len(CONTROL_PREFIX) :].split("/") if s != ""]
-        method = self.command
-        state = self.server.state
-        try:
-            route, allowed = self._route(parts)
-            if route is None:
-                self._error(404, p.TYPE_NOT_FOUND, f"No route for {method} {path}")
-                return
-            if method not in allowed:
-                self._error(
-                    405,
-                    p.TYPE_METHOD,
-                    f"{method} is not allowed on {path}",
-                    extra=[("Allow", ", ".join(allowed))],
-                )
-                return
-            payload: Any = None
-            if method == "POST":
-                if body is None:
-                    raise p.ProtocolError(413, p.TYPE_TOO_LARGE, "Control request too large")
-                payload = {} if not body.strip() else p.require_body_object(p.decode_json(body))
-            self._json(route(state, parts, method, payload))
-        except p.ProtocolError as err:
-            self._error(err.status, err.type, err.message, err.attribute)
-        except KeyError as err:
-            self._error(404, p.TYPE_NOT_FOUND, str(err.args[0]) if err.args else "Not found")
-        except (ValueError, TypeError) as err:
-            self._error(400, p.TYPE_INVALID, str(err))
-
-    def _route(
-        self, parts: list[str]
-    ) -> tuple[Callable[[EmulatorState, list[str], str, Any], Any] | None, tuple[str, ...]]:
-        n = len(parts)
-        if n == 0:
-            return _ctl_summary, ("GET",)
-        head = parts[0]
-        if head == "workspaces":
-            if n == 1:
-                return _ctl_workspaces, ("GET", "POST")
-            if n == 2:
-                return _ctl_workspace, ("GET", "DELETE")
-            if n == 3 and parts[2] == "cohorts":
-                return _ctl_cohorts, ("GET",)
-            if n == 4 and parts[2] == "cohorts":
-                return _ctl_cohort, ("GET",)
-            if n == 5 and parts[2] == "cohorts" and parts[4] == "members":
-                return _ctl_members, ("GET",)
-        elif n == 1 and head == "requests":
-            return self._ctl_requests, ("GET",)
-        elif n == 1 and head == "reset":
-            return _ctl_reset, ("POST",)
-        elif n == 1 and head == "faults":
-            return _ctl_faults, ("GET", "POST")
-        return None, ()
-
-    def _ctl_requests(self, state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-        query = parse_qs(urlsplit(self.path).query)
-        ws = query.get("workspace", [None])[-1]
-        raw_limit = query.get("limit", ["100"])[-1]
-        try:
-            limit = int(raw_limit)
-        except ValueError:
-            raise p.invalid("limit", "limit must be an integer") from None
-        if limit < 0:
-            raise p.invalid("limit", "limit must be >= 0")
-        entries = state.request_log(ws, limit if limit > 0 else None)
-        return {"requests": entries, "count": len(entries)}
-
-
-def _ctl_summary(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    return {"emulator": "moecohort", "version": VERSION, **state.summary()}
-
-
-_WORKSPACE_FIELDS = ("workspace_id", "api_key", "users", "requests_per_minute", "suspended")
-
-
-def _ctl_workspaces(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    if method == "GET":
-        return {"workspaces": state.workspaces()}
-    unknown = sorted(set(body) - set(_WORKSPACE_FIELDS))
-    if unknown:
-        raise p.invalid(unknown[0], f"unknown attribute(s): {', '.join(unknown)}")
-    for key in ("workspace_id", "api_key"):
-        p.require(body, key)
-    users = body.get("users") or []
-    if not isinstance(users, list):
-        raise p.invalid("users", "users must be a list of uid strings")
-    ws = state.add_workspace(
-        body["workspace_id"],
-        body["api_key"],
-        users,
-        requests_per_minute=body.get("requests_per_minute", DEFAULT_REQUESTS_PER_MINUTE),
-        suspended=body.get("suspended", False),
-    )
-    return {"status": "success", "workspace": ws}
-
-
-def _ctl_workspace(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    if method == "DELETE":
-        state.remove_workspace(parts[1])
-        return {"status": "success"}
-    return state.workspace(parts[1])
-
-
-def _ctl_cohorts(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    return {"workspace_id": parts[1], "cohorts": state.cohorts(parts[1])}
-
-
-def _ctl_cohort(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    return state.cohort(parts[1], parts[3])
-
-
-def _ctl_members(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    info = state.cohort(parts[1], parts[3])
-    members = sorted(state.cohort_members(parts[1], info["cohort_id"]))
-    return {
-        "workspace_id": parts[1],
-        "cohort_id": info["cohort_id"],
-        "name": info["name"],
-        "count": len(members),
-        "members": members,
-    }
-
-
-def _ctl_reset(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    flag = body.get("workspaces", False)
-    if not isinstance(flag, bool):
-        raise p.invalid("workspaces", "workspaces must be true or false")
-    state.reset(workspaces=flag)
-    return {"status": "success"}
-
-
-def _ctl_faults(state: EmulatorState, parts: list[str], method: str, body: Any) -> Any:
-    if method == "POST":
-        state.set_faults(Faults.from_dict(body))
-        return {"status": "success", "faults": state.faults.to_dict()}
-    return {"faults": state.faults.to_dict()}
-
-
-# --- the facade ---------------------------------------------------------------------------
 class Emulator:
     """A local stand-in for the destination side of MoEngage's Cohort Sync API.
 
@@ -532,7 +77,7 @@ class Emulator:
         self._host = host
         self._port = port
         self._access_log = access_log
-        self._server: _Server | None = None
+        self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._stop_event = threading.Event()
         self._wake: tuple[socket.socket, socket.socket] | None = None
@@ -542,30 +87,19 @@ class Emulator:
         """Bind and serve on a daemon thread. Returns self."""
         if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        server = _Server((self._host, self._port), self._state, self._access_log)
+        server = EmulatorHTTPServer((self._host, self._port), self._state, self._access_log)
         self._port = server.server_port
         self._server = server
         self._stop_event = threading.Event()
         self._wake = socket.socketpair()
         self._thread = threading.Thread(
-            target=self._serve,
-            args=(server, self._wake[0], self._stop_event),
+            target=server.serve_until,
+            args=(self._wake[0], self._stop_event),
             name=f"moecohort-emulator:{self._port}",
             daemon=True,
         )
         self._thread.start()
         return self
-
-    @staticmethod
-    def _serve(server: _Server, wake: socket.socket, stop: threading.Event) -> None:
-        with selectors.DefaultSelector() as sel:
-            sel.register(server, selectors.EVENT_READ)
-            sel.register(wake, selectors.EVENT_READ)
-            while not stop.is_set():
-                for key, _ in sel.select():
-                    if key.fileobj is wake or stop.is_set():
-                        return
-                    server._handle_request_noblock()
 
     def stop(self) -> None:
         """Stop serving, free the port, close open connections and the SQLite file."""
@@ -660,7 +194,7 @@ class Emulator:
         api_key: str,
         users: Iterable[str] = (),
         *,
-        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
+        requests_per_minute: int | None = REQUESTS_PER_MINUTE,
         suspended: bool | str = False,
     ) -> dict[str, Any]:
         """Register (or replace) a destination workspace.
@@ -774,8 +308,6 @@ def serve(
     their keys (see :func:`load_samples`). Unless ``quiet``, one line per request goes
     to stderr. ``out`` is where the banner goes (stdout by default).
     """
-    from .samples import load_samples
-
     stream = out if out is not None else sys.stdout
     emu = Emulator(host=host, port=port, db=db, seed=seed, access_log=None if quiet else sys.stderr)
     emu.start()

@@ -1,9 +1,11 @@
-"""State of the emulator: workspaces, cohorts, the request log, rate windows and faults.
+"""State of the emulator and the Cohort Sync pipeline that changes it.
 
 Everything lives in memory behind one lock, so the hot path is a few dict and set
 operations. With a SQLite path every change is also written through to the database
-(one connection, guarded by the same lock) and loaded back on start, so an emulator
-restarted on the same file picks up where it stopped. Rate windows are not persisted.
+(:mod:`.store`, one connection, guarded by the same lock) and loaded back on start, so an
+emulator restarted on the same file picks up where it stopped. Rate windows
+(:mod:`.rate`) are not persisted. Workspaces and cohorts are in :mod:`.model`, faults in
+:mod:`.faults`.
 
 :meth:`EmulatorState.handle_sync` is the whole Cohort Sync pipeline, applied in the
 order a real gateway applies it: authentication (401), account state (403), media type
@@ -13,193 +15,31 @@ past the account check.
 
 from __future__ import annotations
 
-import dataclasses
 import hmac
-import json
-import math
 import os
 import random
-import sqlite3
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
 
-from moecohort._constants import (
-    DEFAULT_REQUESTS_PER_MINUTE,
-    MAX_BODY_BYTES,
-    RATE_WINDOW_S,
-)
-
 from . import protocol as p
+from .common import check_rpm, format_seconds, iso_time
+from .facts import MAX_ACTIVE_SEGMENTS, MAX_BODY_BYTES, REQUESTS_PER_MINUTE
+from .faults import FaultDraw, Faults
+from .model import Cohort, Workspace, normalise_suspended, user_set
+from .store import Database
 
-#: MoEngage's documented cap on active segments per workspace.
-DEFAULT_MAX_COHORTS = 1000
+__all__ = ["DEFAULT_LOG_LIMIT", "DEFAULT_MAX_COHORTS", "EmulatorState", "Outcome"]
+
+#: Cohorts a workspace may hold by default: MoEngage's cap on active segments.
+DEFAULT_MAX_COHORTS = MAX_ACTIVE_SEGMENTS
 
 #: How many request-log entries are kept in memory (the SQLite file keeps them all).
 DEFAULT_LOG_LIMIT = 100_000
-
-
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    text = datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds")
-    return text.replace("+00:00", "Z")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-# --- faults -------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class FaultDraw:
-    """What the fault dice decided for one request."""
-
-    drop_before: bool
-    error_500: bool
-    rate_429: bool
-    drop_after: bool
-    delay_s: float
-
-
-@dataclass(frozen=True)
-class Faults:
-    """Faults to inject into Cohort Sync requests that pass authentication and the account check.
-
-    Probabilities are in ``[0, 1]`` and drawn independently for every such request, in
-    arrival order, from the emulator's seeded ``random.Random`` (five draws per request,
-    whatever the settings, so a seed always gives the same sequence). When several hit,
-    the first of ``drop_before``, ``error_500``, ``rate_429`` wins; ``drop_after`` applies
-    to whatever the request would otherwise have answered.
-
-    Attributes:
-        error_500: answer ``500 Server Error``; nothing is applied.
-        rate_429: answer ``429 Rate Limits Exceeded``; nothing is applied.
-        retry_after: seconds for a ``Retry-After`` header on every 429 (injected or real)
-            and injected 500; ``None`` sends no header.
-        drop_before: close the connection without a response; nothing is applied.
-        drop_after: apply the request, then close the connection without a response.
-        latency_s: delay every such request by this many seconds ...
-        latency_jitter_s: ... plus a uniform random ``[0, latency_jitter_s)``.
-        requests_per_minute: override the rate limit of every workspace (even with
-            ``Emulator(rate_limit=False)``); ``None`` keeps each workspace's own.
-    """
-
-    error_500: float = 0.0
-    rate_429: float = 0.0
-    retry_after: float | None = None
-    drop_before: float = 0.0
-    drop_after: float = 0.0
-    latency_s: float = 0.0
-    latency_jitter_s: float = 0.0
-    requests_per_minute: int | None = None
-
-    def __post_init__(self) -> None:
-        for name in ("error_500", "rate_429", "drop_before", "drop_after"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"Faults.{name} must be a probability in [0, 1], got {value!r}")
-        for name in ("latency_s", "latency_jitter_s"):
-            value = getattr(self, name)
-            if not _is_number(value) or value < 0:
-                raise ValueError(f"Faults.{name} must be a number >= 0, got {value!r}")
-        if self.retry_after is not None and (
-            not _is_number(self.retry_after) or self.retry_after < 0
-        ):
-            raise ValueError(f"Faults.retry_after must be None or >= 0, got {self.retry_after!r}")
-        _check_rpm(self.requests_per_minute, "Faults.requests_per_minute")
-
-    @property
-    def active(self) -> bool:
-        """True when any fault or override is set."""
-        return self != Faults()
-
-    def to_dict(self) -> dict[str, Any]:
-        """The settings as a JSON-ready dict."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Faults:
-        """Build from a dict; unknown keys raise ``ValueError``."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
-        return cls(**dict(data))
-
-    def draw(self, rng: random.Random) -> FaultDraw:
-        """Roll the dice for one request (always consumes five numbers)."""
-        r = [rng.random() for _ in range(5)]
-        return FaultDraw(
-            drop_before=r[0] < self.drop_before,
-            error_500=r[1] < self.error_500,
-            rate_429=r[2] < self.rate_429,
-            drop_after=r[3] < self.drop_after,
-            delay_s=self.latency_s + r[4] * self.latency_jitter_s,
-        )
-
-
-# --- model --------------------------------------------------------------------------------
-@dataclass(eq=False)
-class Cohort:
-    """One cohort (segment) of a workspace."""
-
-    cohort_id: str
-    name: str
-    description: str | None
-    partner: str | None
-    format: str
-    created_at: float
-    updated_at: float
-    members: set[str] = field(default_factory=set)
-    unmatched: set[str] = field(default_factory=set)
-
-    def public(self) -> dict[str, Any]:
-        """JSON-ready view (counts, not member sets)."""
-        return {
-            "cohort_id": self.cohort_id,
-            "name": self.name,
-            "description": self.description,
-            "members": len(self.members),
-            "unmatched": len(self.unmatched),
-            "created_at": _iso(self.created_at),
-            "updated_at": _iso(self.updated_at),
-            "format": self.format,
-            "partner": self.partner,
-        }
-
-
-@dataclass(eq=False)
-class Workspace:
-    """A destination workspace: credentials, its users, cohorts and rate window."""
-
-    workspace_id: str
-    api_key: str
-    users: frozenset[str]
-    requests_per_minute: int | None
-    suspended: str | None
-    created_at: float
-    cohorts: dict[str, Cohort] = field(default_factory=dict)
-    window_start: float | None = None
-    window_count: int = 0
-
-    def public(self) -> dict[str, Any]:
-        """JSON-ready view; the API key only as a hint (its last four characters)."""
-        key = self.api_key
-        return {
-            "workspace_id": self.workspace_id,
-            "api_key_hint": ("****" + key[-4:]) if len(key) >= 12 else "****",
-            "users": len(self.users),
-            "requests_per_minute": self.requests_per_minute,
-            "suspended": self.suspended,
-            "cohorts": len(self.cohorts),
-            "created_at": _iso(self.created_at),
-        }
 
 
 @dataclass
@@ -215,208 +55,6 @@ class Outcome:
     entry: dict[str, Any] = field(default_factory=dict)
 
 
-def normalise_suspended(value: bool | str | None) -> str | None:
-    """Map ``add_workspace(suspended=...)`` to a 403 type, or None when not suspended."""
-    if value is None or value is False:
-        return None
-    if value is True:
-        return p.DEFAULT_SUSPENSION
-    if isinstance(value, str) and value in p.SUSPENSION_MESSAGES:
-        return value
-    choices = ", ".join(repr(k) for k in p.SUSPENSION_MESSAGES)
-    raise ValueError(f"suspended must be a bool or one of {choices}, got {value!r}")
-
-
-def _check_rpm(value: Any, name: str = "requests_per_minute") -> int | None:
-    """``value`` if None or an int >= 1, else ValueError naming the setting ``name``."""
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be None or an int >= 1, got {value!r}")
-    return value
-
-
-def _user_set(users: Iterable[str]) -> frozenset[str]:
-    if isinstance(users, (str, bytes)):
-        raise TypeError("users must be an iterable of uid strings, not a single string")
-    out = frozenset(users)
-    for uid in out:
-        if not isinstance(uid, str):
-            raise TypeError(f"every user id must be a str, got {type(uid).__name__}")
-    return out
-
-
-# --- SQLite -------------------------------------------------------------------------------
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS workspaces (
-    workspace_id TEXT PRIMARY KEY,
-    api_key TEXT NOT NULL,
-    requests_per_minute INTEGER,
-    suspended TEXT,
-    created_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS workspace_users (
-    workspace_id TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    PRIMARY KEY (workspace_id, uid)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS cohorts (
-    workspace_id TEXT NOT NULL,
-    cohort_id TEXT NOT NULL,
-    name TEXT NOT NULL,
-    description TEXT,
-    partner TEXT,
-    format TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    updated_at REAL NOT NULL,
-    PRIMARY KEY (workspace_id, cohort_id)
-);
-CREATE TABLE IF NOT EXISTS members (
-    workspace_id TEXT NOT NULL,
-    cohort_id TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    PRIMARY KEY (workspace_id, cohort_id, uid)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS unmatched (
-    workspace_id TEXT NOT NULL,
-    cohort_id TEXT NOT NULL,
-    uid TEXT NOT NULL,
-    PRIMARY KEY (workspace_id, cohort_id, uid)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS requests (
-    seq INTEGER PRIMARY KEY,
-    workspace TEXT,
-    entry TEXT NOT NULL
-);
-"""
-
-
-class _Database:
-    """Write-through persistence. Callers hold the state lock; nothing here locks."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = os.fspath(path)
-        self._conn: sqlite3.Connection | None = None
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self.path, check_same_thread=False)
-            if self.path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(_SCHEMA)
-            self._conn = conn
-        return self._conn
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.commit()
-            self._conn.close()
-            self._conn = None
-
-    def commit(self) -> None:
-        self.conn.commit()
-
-    def load(self, log_limit: int | None) -> tuple[dict[str, Workspace], list[dict[str, Any]], int]:
-        c = self.conn
-        workspaces: dict[str, Workspace] = {}
-        users: dict[str, list[str]] = {}
-        for ws_id, uid in c.execute("SELECT workspace_id, uid FROM workspace_users"):
-            users.setdefault(ws_id, []).append(uid)
-        rows = c.execute(
-            "SELECT workspace_id, api_key, requests_per_minute, suspended, created_at "
-            "FROM workspaces ORDER BY rowid"
-        )
-        for ws_id, key, rpm, suspended, created in rows:
-            workspaces[ws_id] = Workspace(
-                ws_id, key, frozenset(users.get(ws_id, ())), rpm, suspended, created
-            )
-        rows = c.execute(
-            "SELECT workspace_id, cohort_id, name, description, partner, format, created_at, "
-            "updated_at FROM cohorts ORDER BY rowid"
-        )
-        for ws_id, cid, name, desc, partner, fmt, created, updated in rows:
-            ws = workspaces.get(ws_id)
-            if ws is not None:
-                ws.cohorts[cid] = Cohort(cid, name, desc, partner, fmt, created, updated)
-        for table in ("members", "unmatched"):
-            for ws_id, cid, uid in c.execute(f"SELECT workspace_id, cohort_id, uid FROM {table}"):
-                ws = workspaces.get(ws_id)
-                cohort = ws.cohorts.get(cid) if ws is not None else None
-                if cohort is not None:
-                    getattr(cohort, table).add(uid)
-        if log_limit is None:
-            log_rows = c.execute("SELECT entry FROM requests ORDER BY seq DESC").fetchall()
-        else:
-            log_rows = c.execute(
-                "SELECT entry FROM requests ORDER BY seq DESC LIMIT ?", (log_limit,)
-            ).fetchall()
-        log = [json.loads(row[0]) for row in reversed(log_rows)]
-        seq = c.execute("SELECT COALESCE(MAX(seq), 0) FROM requests").fetchone()[0]
-        return workspaces, log, int(seq)
-
-    def put_workspace(self, ws: Workspace) -> None:
-        c = self.conn
-        c.execute(
-            "INSERT INTO workspaces (workspace_id, api_key, requests_per_minute, suspended, "
-            "created_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (workspace_id) DO UPDATE SET "
-            "api_key = excluded.api_key, requests_per_minute = excluded.requests_per_minute, "
-            "suspended = excluded.suspended",
-            (ws.workspace_id, ws.api_key, ws.requests_per_minute, ws.suspended, ws.created_at),
-        )
-        c.execute("DELETE FROM workspace_users WHERE workspace_id = ?", (ws.workspace_id,))
-        c.executemany(
-            "INSERT INTO workspace_users (workspace_id, uid) VALUES (?, ?)",
-            ((ws.workspace_id, uid) for uid in ws.users),
-        )
-
-    def delete_workspace(self, ws_id: str) -> None:
-        for table in ("workspaces", "workspace_users", "cohorts", "members", "unmatched"):
-            self.conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", (ws_id,))
-
-    def clear(self, workspaces: bool) -> None:
-        tables = ["cohorts", "members", "unmatched", "requests"]
-        if workspaces:
-            tables += ["workspaces", "workspace_users"]
-        for table in tables:
-            self.conn.execute(f"DELETE FROM {table}")
-
-    def put_cohort(self, ws_id: str, cohort: Cohort) -> None:
-        self.conn.execute(
-            "INSERT INTO cohorts (workspace_id, cohort_id, name, description, partner, format, "
-            "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (workspace_id, cohort_id) DO UPDATE SET name = excluded.name, "
-            "description = excluded.description, partner = excluded.partner, "
-            "format = excluded.format, updated_at = excluded.updated_at",
-            (
-                ws_id,
-                cohort.cohort_id,
-                cohort.name,
-                cohort.description,
-                cohort.partner,
-                cohort.format,
-                cohort.created_at,
-                cohort.updated_at,
-            ),
-        )
-
-    def change_uids(self, table: str, ws_id: str, cid: str, uids: Iterable[str], add: bool) -> None:
-        sql = (
-            f"INSERT OR IGNORE INTO {table} (workspace_id, cohort_id, uid) VALUES (?, ?, ?)"
-            if add
-            else f"DELETE FROM {table} WHERE workspace_id = ? AND cohort_id = ? AND uid = ?"
-        )
-        self.conn.executemany(sql, ((ws_id, cid, uid) for uid in uids))
-
-    def log(self, entry: dict[str, Any]) -> None:
-        self.conn.execute(
-            "INSERT OR REPLACE INTO requests (seq, workspace, entry) VALUES (?, ?, ?)",
-            (entry["seq"], entry["workspace"], json.dumps(entry)),
-        )
-
-
-# --- the state ----------------------------------------------------------------------------
 class EmulatorState:
     """All mutable state of one emulator, and the Cohort Sync pipeline that changes it."""
 
@@ -445,9 +83,9 @@ class EmulatorState:
         self._log: deque[dict[str, Any]] = deque(maxlen=log_limit)
         self._seq = 0
         self._workspaces: dict[str, Workspace] = {}
-        self._db: _Database | None = None
+        self._db: Database | None = None
         if db is not None:
-            self._db = _Database(db)
+            self._db = Database(db)
             workspaces, log, seq = self._db.load(log_limit)
             self._workspaces = workspaces
             self._log.extend(log)
@@ -471,7 +109,7 @@ class EmulatorState:
         api_key: str,
         users: Iterable[str] = (),
         *,
-        requests_per_minute: int | None = DEFAULT_REQUESTS_PER_MINUTE,
+        requests_per_minute: int | None = REQUESTS_PER_MINUTE,
         suspended: bool | str | None = False,
     ) -> dict[str, Any]:
         """Register or replace a workspace (see ``Emulator.add_workspace``)."""
@@ -481,15 +119,15 @@ class EmulatorState:
             raise ValueError("workspace_id cannot contain ':' (it is the Basic-auth username)")
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
-        rpm = _check_rpm(requests_per_minute)
+        rpm = check_rpm(requests_per_minute)
         kind = normalise_suspended(suspended)
-        user_set = _user_set(users)
+        uids = user_set(users)
         with self._lock:
             old = self._workspaces.get(workspace_id)
-            ws = Workspace(workspace_id, api_key, user_set, rpm, kind, time.time())
+            ws = Workspace(workspace_id, api_key, uids, rpm, kind, time.time())
             if old is not None:  # replacing keeps cohorts, the rate window and the creation time
                 ws.cohorts = old.cohorts
-                ws.window_start, ws.window_count = old.window_start, old.window_count
+                ws.window = old.window
                 ws.created_at = old.created_at
             self._workspaces[workspace_id] = ws
             if self._db is not None:
@@ -579,7 +217,7 @@ class EmulatorState:
                 self._workspaces.clear()
             for ws in self._workspaces.values():
                 ws.cohorts = {}
-                ws.window_start, ws.window_count = None, 0
+                ws.window.clear()
             if self._db is not None:
                 self._db.clear(workspaces)
                 self._db.commit()
@@ -659,7 +297,7 @@ class EmulatorState:
             time.sleep(draw.delay_s)
         retry: list[tuple[str, str]] = []
         if faults.retry_after is not None:
-            retry = [("Retry-After", _format_seconds(faults.retry_after))]
+            retry = [("Retry-After", format_seconds(faults.retry_after))]
         if draw.drop_before:
             entry["fault"] = "drop_before"
             with self._lock:
@@ -738,25 +376,13 @@ class EmulatorState:
         return user, over, faults.draw(self._rng), faults
 
     def _count(self, ws: Workspace, headers: list[tuple[str, str]]) -> bool:
-        """Count one request in the workspace's fixed window; True when over the limit."""
-        now = self._clock()
-        if ws.window_start is None or now >= ws.window_start + RATE_WINDOW_S:
-            ws.window_start = now
-            ws.window_count = 0
-        ws.window_count += 1
+        """Count one request in the workspace's rate window; True when over the limit."""
         limit = self._faults.requests_per_minute
         if limit is None and self.rate_limit:
             limit = ws.requests_per_minute
-        if limit is None:
-            return False
-        remaining = max(0, limit - ws.window_count)
-        reset = max(1, math.ceil(ws.window_start + RATE_WINDOW_S - now))
-        headers += [
-            ("x-ratelimit-limit", str(limit)),
-            ("x-ratelimit-remaining", str(remaining)),
-            ("x-ratelimit-reset", str(reset)),
-        ]
-        return ws.window_count > limit
+        over, rate_headers = ws.window.hit(self._clock(), limit)
+        headers += rate_headers
+        return over
 
     def _apply(self, ws: Workspace, req: p.SyncRequest, entry: dict[str, Any]) -> None:
         """Apply a validated request. Lock held. Work is proportional to the uids sent."""
@@ -805,7 +431,7 @@ class EmulatorState:
         """Number, timestamp and store a log entry, committing SQLite. Lock held."""
         self._seq += 1
         entry["seq"] = self._seq
-        entry["time"] = _iso(entry["ts"])
+        entry["time"] = iso_time(entry["ts"])
         self._log.append(entry)
         if self._db is not None:
             self._db.log(entry)
@@ -820,9 +446,3 @@ class EmulatorState:
             self._append_log(entry)
         body = p.error_body(err.type, err.message, err.attribute, entry["request_id"])
         return Outcome(err.status, body, headers, entry=entry)
-
-
-def _format_seconds(value: float) -> str:
-    if isinstance(value, int) or float(value).is_integer():
-        return str(int(value))
-    return repr(float(value))

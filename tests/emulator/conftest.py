@@ -12,8 +12,8 @@ import pytest
 import requests
 from support import FakeClock
 
-from moecohort._constants import COHORT_SYNC_PATH
 from moecohort.emulator import Emulator
+from moecohort.emulator.facts import COHORT_SYNC_PATH
 
 WS = "WS-TEST"
 KEY = "test-key-0123456789"

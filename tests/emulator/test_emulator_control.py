@@ -253,7 +253,7 @@ def test_keep_alive_reuses_one_connection(api):
     ],
 )
 def test_control_api_loopback_guard(host, loopback):
-    from moecohort.emulator.server import _is_loopback
+    from moecohort.emulator.control import is_loopback as _is_loopback
 
     assert _is_loopback(host) is loopback
 

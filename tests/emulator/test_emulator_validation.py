@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from moecohort._constants import FORBIDDEN_COHORT_NAME_CHARS, MAX_BODY_BYTES
+from moecohort.emulator.facts import FORBIDDEN_COHORT_NAME_CHARS, MAX_BODY_BYTES
 
 MALFORMED = "Could not decode the request body. The JSON was incorrect or not encoded as UTF-8."
 
