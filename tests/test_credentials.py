@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import getpass
 import logging
 import os
 import pickle
@@ -20,7 +21,6 @@ from keyring.backend import KeyringBackend
 from keyring.backends import fail, null
 from keyring.errors import PasswordDeleteError
 
-from moecohort import credentials as cr
 from moecohort.credentials import (
     AppCredentials,
     ProfileInfo,
@@ -345,6 +345,18 @@ def test_key_with_inner_whitespace_refused() -> None:
         AppCredentials(WS, KEY[:10] + " " + KEY[10:])
 
 
+@pytest.mark.parametrize("key", ["abc\u2013def-0123456789", "ключ-0123456789ab"])
+def test_non_ascii_keys_are_refused_without_echo(key: str) -> None:
+    with pytest.raises(ConfigurationError, match="non-ASCII") as info:
+        AppCredentials("WS", key)
+    assert key not in str(info.value)
+
+
+def test_non_ascii_workspace_id_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="ASCII"):
+        AppCredentials("WS\u2013A", "key-0123456789ab")
+
+
 # --------------------------------------------------------------------------- the object
 
 
@@ -458,6 +470,16 @@ def test_key_absent_from_exception_messages() -> None:
             attempt()
         assert KEY not in str(info.value)
         assert KEY not in repr(info.value)
+
+
+def test_a_key_given_as_a_profile_name_is_not_echoed() -> None:
+    key_like = "my-real-data-api-key-9f2a77"
+    with pytest.raises(ConfigurationError) as info:
+        get_credentials(key_like)
+    assert key_like not in str(info.value)
+    assert "****" in str(info.value)
+    with pytest.raises(ConfigurationError, match="'dest'"):
+        get_credentials(profile="dest")  # short names are shown as typed
 
 
 # --------------------------------------------------------------------------- environment
@@ -864,7 +886,7 @@ def test_get_credentials_prompts_with_getpass(monkeypatch: pytest.MonkeyPatch) -
         return KEY
 
     monkeypatch.setattr("builtins.input", fake_input)
-    monkeypatch.setattr(cr.getpass, "getpass", fake_getpass)
+    monkeypatch.setattr(getpass, "getpass", fake_getpass)
     app = get_credentials(prompt=True)
     assert app.basic_auth() == (WS, KEY)
     assert app.data_center == "02"
@@ -882,7 +904,7 @@ def test_get_credentials_prompts_only_for_what_env_lacks(
         raise AssertionError(f"unexpected prompt {prompt!r}")
 
     monkeypatch.setattr("builtins.input", no_input)
-    monkeypatch.setattr(cr.getpass, "getpass", lambda prompt="", stream=None: KEY)
+    monkeypatch.setattr(getpass, "getpass", lambda prompt="", stream=None: KEY)
     app = get_credentials(env_prefix="MOECOHORT_DEST", prompt=True)
     assert (app.workspace_id, app.data_center) == (WS, "101")
 
@@ -894,26 +916,3 @@ def test_get_credentials_prompt_without_terminal(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr("builtins.input", eof)
     with pytest.raises(ConfigurationError, match="no terminal"):
         get_credentials(prompt=True)
-
-
-# --------------------------------------------------------------------------- review fixes
-def test_a_key_given_as_a_profile_name_is_not_echoed() -> None:
-    key_like = "my-real-data-api-key-9f2a77"
-    with pytest.raises(ConfigurationError) as info:
-        get_credentials(key_like)
-    assert key_like not in str(info.value)
-    assert "****" in str(info.value)
-    with pytest.raises(ConfigurationError, match="'dest'"):
-        get_credentials(profile="dest")  # short names are shown as typed
-
-
-@pytest.mark.parametrize("key", ["abc\u2013def-0123456789", "ключ-0123456789ab"])
-def test_non_ascii_keys_are_refused_without_echo(key: str) -> None:
-    with pytest.raises(ConfigurationError, match="non-ASCII") as info:
-        AppCredentials("WS", key)
-    assert key not in str(info.value)
-
-
-def test_non_ascii_workspace_id_is_refused() -> None:
-    with pytest.raises(ConfigurationError, match="ASCII"):
-        AppCredentials("WS\u2013A", "key-0123456789ab")
