@@ -15,50 +15,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from .ids import canonical_ids, is_anonymous
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .overlap import OverlapReport
+from .overlap import OverlapReport
+from .overlap.venn import COLORS, axes, tidy
 
 __all__ = ["COLORS", "membership", "plot_compare", "plot_overlap"]
 
-#: Colours: shared users, source-only, destination-only, then the rest (colour-blind safe).
-COLORS: dict[str, str] = {
-    "both": "#1b9e77",
-    "source": "#7570b3",
-    "destination": "#d95f02",
-    "other": "#a6a6a6",
-}
 _PALETTE = ["#1b9e77", "#7570b3", "#d95f02", "#e7298a", "#66a61e", "#e6ab02", "#a6761d"]
-
-
-def _pyplot() -> Any:
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise ImportError(
-            "moecohort's charts need matplotlib: pip install 'moecohort[widgets]' "
-            "(or pip install matplotlib)"
-        ) from exc
-    return plt
-
-
-def _axes(ax: Any, figsize: tuple[float, float]) -> Any:
-    if ax is not None:
-        return ax
-    plt = _pyplot()
-    _fig, new_ax = plt.subplots(figsize=figsize, layout="constrained")
-    return new_ax
-
-
-def _tidy(ax: Any) -> None:
-    for side in ("top", "right", "left"):
-        ax.spines[side].set_visible(False)
-    ax.tick_params(axis="y", length=0)
 
 
 def plot_overlap(report: OverlapReport, ax: Any = None, *, title: str | None = None) -> Any:
@@ -68,80 +35,9 @@ def plot_overlap(report: OverlapReport, ax: Any = None, *, title: str | None = N
     destination can hold) line up in the middle; users only in the source are on the
     left, users only in the destination on the right. Counts are unique ids; the
     footnote gives the anonymous and duplicate rows left out and the near misses.
+    (The drawing: :func:`moecohort.overlap.venn.draw_venn`.)
     """
-    ax = _axes(ax, (9, 3.2))
-    from matplotlib.ticker import FuncFormatter
-
-    only_s, both, only_d = report.n_only_source, report.n_in_both, report.n_only_destination
-    src, dst = report.source_label, report.destination_label
-    rows = [
-        (f"{src}\n{report.source.unique:,} users", [(0, only_s, "source"), (only_s, both, "both")]),
-        (
-            f"{dst}\n{report.destination.unique:,} users",
-            [(only_s, both, "both"), (only_s + both, only_d, "destination")],
-        ),
-    ]
-    total = max(only_s + both + only_d, 1)
-    labels = {"source": f"only in {src}", "both": "in both apps", "destination": f"only in {dst}"}
-    seen: set[str] = set()
-    for y, (_label, segments) in enumerate(rows):
-        for start, width, kind in segments:
-            if width <= 0:
-                continue
-            ax.barh(
-                y,
-                width,
-                left=start,
-                height=0.62,
-                color=COLORS[kind],
-                edgecolor="white",
-                label=None if kind in seen else labels[kind],
-            )
-            seen.add(kind)
-            wide = width / total > 0.16
-            text = f"{width:,}\n{labels[kind]}" if wide else f"{width:,}"
-            inside = width / total > 0.07
-            ax.text(
-                start + width / 2,
-                y,
-                text,
-                ha="center",
-                va="center" if inside else "bottom",
-                color="white" if inside else "#333333",
-                fontsize=9.5,
-                fontweight="bold",
-                clip_on=False,
-            )
-    ax.set_yticks(range(len(rows)), [label for label, _ in rows])
-    ax.invert_yaxis()
-    ax.set_xlim(0, total)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{int(v):,}"))
-    ax.set_xlabel("unique user ids")
-    _tidy(ax)
-    ax.set_title(
-        title or f"{both:,} users are in both apps: {report.match_rate:.0%} of {src}'s users",
-        loc="left",
-        fontsize=12,
-    )
-    left_out = (
-        f"left out: {report.source.anonymous:,} anonymous and {report.source.duplicates:,} "
-        f"duplicate rows in {src}, {report.destination.anonymous:,} and "
-        f"{report.destination.duplicates:,} in {dst}"
-    )
-    near = len(report.near_misses)
-    if near:
-        left_out += f";\n{near:,} near misses (ids differing only by spaces or case) not matched"
-    ax.legend(loc="upper left", bbox_to_anchor=(0.0, -0.22), ncol=3, frameon=False, fontsize=9)
-    ax.annotate(
-        left_out,
-        xy=(0, 0),
-        xycoords="axes fraction",
-        xytext=(0, -70),
-        textcoords="offset points",
-        fontsize=8,
-        color="#57606a",
-    )
-    return ax
+    return report.plot(ax, title=title)
 
 
 def membership(
@@ -229,7 +125,7 @@ def _compare_numeric(
     column: str,
     unit: str,
 ) -> Any:
-    ax = _axes(ax, (9, 0.8 + 0.7 * len(order)))
+    ax = axes(ax, (9, 0.8 + 0.7 * len(order)))
     data = [values[keys == g].dropna().to_numpy() for g in order]
     import matplotlib
 
@@ -261,7 +157,7 @@ def _compare_numeric(
     ax.set_yticks(range(1, len(order) + 1), order)
     ax.invert_yaxis()
     ax.set_xlabel(column + (f" ({unit.strip()})" if unit.strip() else ""))
-    _tidy(ax)
+    tidy(ax)
     ax.set_title(title or f"{column} by group", loc="left", fontsize=12)
     return ax
 
@@ -275,7 +171,7 @@ def _compare_shares(
     column: str,
     levels: Sequence[Any] | None,
 ) -> Any:
-    ax = _axes(ax, (9, 0.9 + 0.6 * len(order)))
+    ax = axes(ax, (9, 0.9 + 0.6 * len(order)))
     from matplotlib.ticker import PercentFormatter
 
     table = pd.crosstab(keys, values.astype("string").fillna("(missing)"), normalize="index")
@@ -317,7 +213,7 @@ def _compare_shares(
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
-    _tidy(ax)
+    tidy(ax)
     ax.legend(
         title=column,
         loc="upper left",

@@ -4,7 +4,6 @@
 * :mod:`~moecohort.ids.anonymous`: who is anonymous and why (``classify``,
   ``drop_anonymous``, :class:`AnonymousReport`);
 * :mod:`~moecohort.ids.frames`: ``require_column``, the check every frame input goes through;
-* :mod:`~moecohort.ids.near_miss`: the loose keys the overlap compares to point out near misses;
 * :mod:`~moecohort.ids._arrow`: byte-level views of Arrow string arrays (internal).
 """
 
@@ -28,7 +27,6 @@ from .anonymous import (
 )
 from .canonical import IdInput, as_series, canonical_ids, series_name, to_arrow_ids
 from .frames import require_column
-from .near_miss import near_miss_changes, near_miss_kind, normalise_for_near_miss
 
 __all__ = [
     "BLANK",
@@ -47,9 +45,6 @@ __all__ = [
     "classify_with_shape",
     "drop_anonymous",
     "is_anonymous",
-    "near_miss_changes",
-    "near_miss_kind",
-    "normalise_for_near_miss",
     "require_column",
     "series_name",
     "to_arrow_ids",

@@ -26,7 +26,7 @@ Compiled kernels are cached on disk, so only the first call on a machine compile
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
@@ -36,7 +36,8 @@ from llvmlite import ir
 from numba import config, njit, types, uint64
 from numba.extending import intrinsic
 
-from .ids._arrow import chunk_bytes
+from ...ids._arrow import chunk_bytes
+from . import Runner
 
 if config.DISABLE_JIT:  # the kernels read memory through compiled intrinsics only
     raise ImportError("numba's JIT is switched off (NUMBA_DISABLE_JIT)")
@@ -145,7 +146,7 @@ def _same(a: int, b: int, n: int) -> bool:
 
 # --------------------------------------------------------------------------- kernels
 @njit(nogil=True, cache=True)
-def _layout(offsets, base, start, address, length, hashes, mask):  # type: ignore[no-untyped-def]
+def _layout(offsets, base, start, address, length, hashes, mask):
     """Address, length and hash of the rows of one chunk, stored from row ``start``."""
     for i in range(len(offsets) - 1):
         a = _at(base, offsets[i])
@@ -156,14 +157,14 @@ def _layout(offsets, base, start, address, length, hashes, mask):  # type: ignor
 
 
 @njit(nogil=True, cache=True)
-def _histogram(hashes, valid, lo, hi, shift, counts):  # type: ignore[no-untyped-def]
+def _histogram(hashes, valid, lo, hi, shift, counts):
     for i in range(lo, hi):
         if valid[i]:
             counts[hashes[i] >> shift] += 1
 
 
 @njit(nogil=True, cache=True)
-def _scatter(hashes, valid, lo, hi, shift, fill, part_hash, part_row):  # type: ignore[no-untyped-def]
+def _scatter(hashes, valid, lo, hi, shift, fill, part_hash, part_row):
     for i in range(lo, hi):
         if valid[i]:
             p = hashes[i] >> shift
@@ -174,9 +175,7 @@ def _scatter(hashes, valid, lo, hi, shift, fill, part_hash, part_row):  # type: 
 
 
 @njit(nogil=True, cache=True)
-def _classify(  # type: ignore[no-untyped-def]
-    starts, part_hash, part_row, p_lo, p_hi, n_s, address, length, exact, code, match
-):
+def _classify(starts, part_hash, part_row, p_lo, p_hi, n_s, address, length, exact, code, match):
     """Mark rows by part, for parts ``p_lo`` to ``p_hi``. ``code`` per row: 1 the source's
     first row of an id only the source has, 3 of an id both have, 2 the destination's first
     row of an id only it has, 0 any other row. ``match[r]``: for a row that is not first,
@@ -220,7 +219,7 @@ def _classify(  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _mismatches(address, length, match, lo, hi):  # type: ignore[no-untyped-def]
+def _mismatches(address, length, match, lo, hi):
     """How many rows in ``lo:hi`` differ from the row they were taken as equal to. Pairs
     go in batches: the first loop's reads do not depend on each other, so the CPU has
     many in flight, instead of waiting on each row's bytes in turn."""
@@ -252,7 +251,7 @@ def _mismatches(address, length, match, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _count_codes(code, lo, hi):  # type: ignore[no-untyped-def]
+def _count_codes(code, lo, hi):
     """How many rows of ``lo:hi`` hold code 3, 1 and 2."""
     a = b = c = 0
     for r in range(lo, hi):
@@ -264,7 +263,7 @@ def _count_codes(code, lo, hi):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _split(code, lo, hi, both, only_s, only_d, a, b, c):  # type: ignore[no-untyped-def]
+def _split(code, lo, hi, both, only_s, only_d, a, b, c):
     """Rows of ``lo:hi`` whose code is 3, 1 and 2, written from ``a``, ``b`` and ``c``."""
     for r in range(lo, hi):
         x = code[r]
@@ -280,7 +279,7 @@ def _split(code, lo, hi, both, only_s, only_d, a, b, c):  # type: ignore[no-unty
 
 
 @njit(nogil=True, cache=True)
-def _packed_offsets(offsets, rows, out, start):  # type: ignore[no-untyped-def]
+def _packed_offsets(offsets, rows, out, start):
     """``out[start + 1 + i]``: where row ``rows[i]``'s bytes end once packed after
     ``out[start]``."""
     total = out[start]
@@ -290,7 +289,7 @@ def _packed_offsets(offsets, rows, out, start):  # type: ignore[no-untyped-def]
 
 
 @njit(nogil=True, cache=True)
-def _copy_rows(offsets, base, rows, out_offsets, start, out_base):  # type: ignore[no-untyped-def]
+def _copy_rows(offsets, base, rows, out_offsets, start, out_base):
     """Copy the bytes of ``rows`` (of a chunk at ``base``) to where ``out_offsets`` says."""
     for i in range(len(rows)):
         src = _at(base, offsets[rows[i]])
@@ -306,7 +305,7 @@ def _copy_rows(offsets, base, rows, out_offsets, start, out_base):  # type: igno
 
 
 @njit(nogil=True, cache=True)
-def _member(hashes, rows, keys, out):  # type: ignore[no-untyped-def]
+def _member(hashes, rows, keys, out):
     """``out[i]``: whether the hash of row ``rows[i]`` is one of ``keys`` (sorted). A bit
     per low 16 bits of the hash rules out almost every row before the binary search."""
     seen = np.zeros(1 << 16, np.bool_)
@@ -378,9 +377,6 @@ def take(ids: pa.ChunkedArray, positions: np.ndarray) -> pa.LargeStringArray:
     return pa.LargeStringArray.from_buffers(
         len(positions), pa.py_buffer(out_offsets), pa.py_buffer(out)
     )
-
-
-Runner = Callable[[list[Callable[[], Any]]], list[Any]]
 
 
 def _row_type(n: int) -> type:
