@@ -1,28 +1,38 @@
 """moecohort: sync MoEngage segments from one app (workspace) to another as cohorts.
 
-The modules follow the way data flows: :mod:`~moecohort.credentials` ->
-:mod:`~moecohort.identifiers` -> :mod:`~moecohort.overlap` -> :mod:`~moecohort.payload`
--> :mod:`~moecohort.transport` -> :mod:`~moecohort.push` -> faces (the ``df.moe``
-accessor, the ``moecohort`` command, :mod:`moecohort.widgets`). The Cohort Sync
-emulator lives in :mod:`moecohort.emulator`.
+The modules follow the way data flows; each imports only from those before it:
+
+1. :mod:`~moecohort.errors` (every exception) and ``_constants`` (the API facts);
+2. :mod:`~moecohort.credentials`: the apps' keys, validated once, masked everywhere;
+3. :mod:`~moecohort.ids`: the canonical form of user ids, and anonymous users;
+4. :mod:`~moecohort.input`: the distinct ids of a push or sync's input, in memory or
+   spooled on disk;
+5. :mod:`~moecohort.matching`: the overlap of two apps' ids, near misses, its engines;
+6. :mod:`~moecohort.payload`: cohort names and ids, envelopes, packing into bodies;
+7. :mod:`~moecohort.transport`: HTTP, pacing and retries (:class:`RetryPolicy`);
+8. :mod:`~moecohort.delivery`: the engine that push and sync drive (runner, failures,
+   progress, settings);
+9. :mod:`~moecohort.results`: what a delivery did (:class:`PushResult`, :class:`SyncResult`);
+10. :mod:`~moecohort.push` and :mod:`~moecohort.sync` (mirror sync and its state);
+11. the faces: the ``df.moe`` accessor, the ``moecohort`` command (:mod:`~moecohort.cli`),
+    :mod:`moecohort.widgets`, :mod:`moecohort.charts` and :mod:`moecohort.demo`.
+
+:mod:`moecohort.emulator`, a local stand-in for the MoEngage APIs, imports nothing from
+the client, so it catches the client's mistakes instead of repeating them.
+
+``import moecohort`` is cheap: the names below are loaded when first used, and ``df.moe``
+is registered as soon as pandas is imported too.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
-from . import accessor as _accessor  # noqa: F401  (registers df.moe)
+import wrapt
+
 from ._constants import VERSION as __version__
-from .credentials import (
-    AppCredentials,
-    ProfileStore,
-    SecretStr,
-    get_credentials,
-    list_profiles,
-    load_profile,
-    remove_profile,
-    save_profile,
-)
 from .errors import (
     AccountSuspendedError,
     AllAnonymousError,
@@ -38,21 +48,68 @@ from .errors import (
     RateLimitError,
     SyncLockedError,
 )
-from .ids import (
-    DEFAULT_PLACEHOLDERS,
-    AnonymousReport,
-    anonymous_reasons,
-    anonymous_report,
-    canonical_ids,
-    drop_anonymous,
-    is_anonymous,
-)
-from .input import PreparedIds, prepare_ids
-from .overlap import OverlapReport, keep_in_destination, overlap
-from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
-from .push import ConnectionCheck, check_connection, push_cohort
-from .results import DeliveryResult, PushResult, SyncResult
-from .sync import SyncState, sync_changes, sync_cohort, sync_log
+
+if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checkers
+    from .credentials import (
+        AppCredentials,
+        ProfileStore,
+        SecretStr,
+        get_credentials,
+        list_profiles,
+        load_profile,
+        remove_profile,
+        save_profile,
+    )
+    from .ids import (
+        DEFAULT_PLACEHOLDERS,
+        AnonymousReport,
+        anonymous_reasons,
+        anonymous_report,
+        canonical_ids,
+        drop_anonymous,
+        is_anonymous,
+    )
+    from .input import PreparedIds, prepare_ids
+    from .matching import OverlapReport, keep_in_destination, overlap
+    from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
+    from .push import ConnectionCheck, check_connection, push_cohort
+    from .results import DeliveryResult, PushResult, SyncResult
+    from .sync import SyncState, sync_changes, sync_cohort, sync_log
+
+#: Where each lazily loaded public name lives.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        [
+            "AppCredentials",
+            "ProfileStore",
+            "SecretStr",
+            "get_credentials",
+            "list_profiles",
+            "load_profile",
+            "remove_profile",
+            "save_profile",
+        ],
+        "credentials",
+    ),
+    **dict.fromkeys(
+        [
+            "DEFAULT_PLACEHOLDERS",
+            "AnonymousReport",
+            "anonymous_reasons",
+            "anonymous_report",
+            "canonical_ids",
+            "drop_anonymous",
+            "is_anonymous",
+        ],
+        "ids",
+    ),
+    **dict.fromkeys(["PreparedIds", "prepare_ids"], "input"),
+    **dict.fromkeys(["OverlapReport", "keep_in_destination", "overlap"], "matching"),
+    **dict.fromkeys(["cohort_id_for", "suggest_cohort_name", "validate_cohort_name"], "payload"),
+    **dict.fromkeys(["ConnectionCheck", "check_connection", "push_cohort"], "push"),
+    **dict.fromkeys(["DeliveryResult", "PushResult", "SyncResult"], "results"),
+    **dict.fromkeys(["SyncState", "sync_changes", "sync_cohort", "sync_log"], "sync"),
+}
 
 __all__ = [
     "DEFAULT_PLACEHOLDERS",
@@ -103,6 +160,27 @@ __all__ = [
     "sync_log",
     "validate_cohort_name",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+def _register_accessor(_pandas: object) -> None:
+    importlib.import_module(f"{__name__}.accessor")  # registers df.moe
+
+
+# df.moe: now if pandas is loaded already, else the moment it is.
+wrapt.register_post_import_hook(_register_accessor, "pandas")
 
 # A library never prints by itself: logging stays silent until the application configures it.
 _logging.getLogger("moecohort").addHandler(_logging.NullHandler())

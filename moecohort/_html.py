@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
-_STYLE = (
+STYLE = (
     "<style>"
     ".moecohort-report{font-family:var(--jp-ui-font-family,sans-serif);"
     "font-size:var(--jp-ui-font-size1,13px);color:var(--jp-ui-font-color1,#1f2328);"
@@ -56,7 +56,7 @@ def table_html(
     )
     note_html = f"<div class='note'>{note}</div>" if note else ""
     return (
-        f"{_STYLE}<div class='moecohort-report'><h4>{esc(title)}{badge}</h4>"
+        f"{STYLE}<div class='moecohort-report'><h4>{esc(title)}{badge}</h4>"
         f"<table>{body}</table>{note_html}{extra}</div>"
     )
 

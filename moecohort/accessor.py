@@ -1,26 +1,26 @@
 """The ``df.moe`` pandas accessor: the library's functions as DataFrame methods.
 
-Registered when :mod:`moecohort` is imported::
+Registered as soon as both moecohort and pandas are imported (in either order)::
 
     import moecohort  # noqa: F401
     clean = df.moe.drop_anonymous(id_col="ID")
     report = clean.moe.overlap(dest_users, on="ID")
     result = clean.moe.push(app, "High intent shoppers", id_col="ID")
 
-Each method is the module-level function with ``df`` as its first argument.
+Each method is the module-level function with ``df`` as its first argument. The
+functions are imported when a method is called, so registering costs nothing.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .ids import AnonymousReport, anonymous_report, canonical_ids, drop_anonymous, require_column
-from .overlap import OverlapReport, keep_in_destination, overlap
-from .push import push_cohort
-from .results import PushResult, SyncResult
-from .sync import sync_cohort
+if TYPE_CHECKING:  # pragma: no cover
+    from .ids import AnonymousReport
+    from .matching import OverlapReport
+    from .results import PushResult, SyncResult
 
 __all__ = ["MoeAccessor"]
 
@@ -34,33 +34,47 @@ class MoeAccessor:
 
     def canonical_ids(self, id_col: str = "uid") -> pd.Series:
         """The canonical text form of ``df[id_col]`` (see :func:`moecohort.canonical_ids`)."""
+        from .ids import canonical_ids, require_column
+
         require_column(self._df, id_col)
         return canonical_ids(self._df[id_col], column=id_col)
 
     def drop_anonymous(self, id_col: str = "uid", **kwargs: Any) -> Any:
         """Same as :func:`moecohort.drop_anonymous`."""
+        from .ids import drop_anonymous
+
         return drop_anonymous(self._df, id_col, **kwargs)
 
     def anonymous_report(self, id_col: str = "uid", **kwargs: Any) -> AnonymousReport:
         """Same as :func:`moecohort.anonymous_report`."""
+        from .ids import anonymous_report
+
         return anonymous_report(self._df, id_col, **kwargs)
 
     def overlap(
         self, other: Any, on: str | tuple[str, str] = "uid", **kwargs: Any
     ) -> OverlapReport:
         """Same as :func:`moecohort.overlap` with this frame as the source."""
+        from .matching import overlap
+
         return overlap(self._df, other, on=on, **kwargs)
 
     def keep_in_destination(
         self, destination: Any, id_col: str = "uid", **kwargs: Any
     ) -> pd.DataFrame:
         """Same as :func:`moecohort.keep_in_destination`."""
+        from .matching import keep_in_destination
+
         return keep_in_destination(self._df, destination, id_col, **kwargs)
 
     def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult:
         """Same as :func:`moecohort.push_cohort`."""
+        from .push import push_cohort
+
         return push_cohort(self._df, app, cohort_name, **kwargs)
 
     def sync(self, app: Any, cohort_name: str, **kwargs: Any) -> SyncResult:
         """Same as :func:`moecohort.sync_cohort`: make the cohort hold exactly these users."""
+        from .sync import sync_cohort
+
         return sync_cohort(self._df, app, cohort_name, **kwargs)

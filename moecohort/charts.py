@@ -20,8 +20,8 @@ from typing import Any
 import pandas as pd
 
 from .ids import canonical_ids, is_anonymous
-from .overlap import OverlapReport
-from .overlap.venn import COLORS, axes, tidy
+from .matching import OverlapReport
+from .matching.venn import COLORS, axes, tidy
 
 __all__ = ["COLORS", "membership", "plot_compare", "plot_overlap"]
 
@@ -35,7 +35,7 @@ def plot_overlap(report: OverlapReport, ax: Any = None, *, title: str | None = N
     destination can hold) line up in the middle; users only in the source are on the
     left, users only in the destination on the right. Counts are unique ids; the
     footnote gives the anonymous and duplicate rows left out and the near misses.
-    (The drawing: :func:`moecohort.overlap.venn.draw_venn`.)
+    (The drawing: :func:`moecohort.matching.venn.draw_venn`.)
     """
     return report.plot(ax, title=title)
 

@@ -226,7 +226,7 @@ def overlap(source: str, destination: str, on: str, dest_on: str | None, as_json
     Ids match exactly; anonymous users are counted apart and near misses (ids that
     differ only by whitespace, case or Unicode form) are listed, never merged.
     """
-    from .overlap import overlap as compute
+    from .matching import overlap as compute
 
     src = read_table(source, on)
     dst = read_table(destination, dest_on or on)

@@ -15,7 +15,7 @@ from typing import Any
 from .credentials import AppCredentials
 from .delivery import ProgressOption
 from .ids import drop_anonymous
-from .overlap import keep_in_destination, overlap
+from .matching import keep_in_destination, overlap
 from .push import check_connection, push_cohort
 from .samples import DESTINATION_FILE, SOURCE_FILE, load_samples, samples_dir
 

@@ -31,7 +31,7 @@ from moecohort import (
     is_anonymous,
 )
 from moecohort.ids import classify, to_arrow_ids
-from moecohort.overlap.near_miss import near_miss_kind, normalise_for_near_miss
+from moecohort.matching.near_miss import near_miss_kind, normalise_for_near_miss
 
 # The list (FACTS.md "Identifiers"), plus the pandas artefacts "nan" and "<na>".
 SPEC_PLACEHOLDERS = [

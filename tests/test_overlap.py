@@ -25,13 +25,13 @@ from hypothesis import strategies as st
 
 from moecohort import DEFAULT_PLACEHOLDERS, InputError, OverlapReport, keep_in_destination, overlap
 from moecohort.ids import BLANK, MISSING, OK, PLACEHOLDER, classify
-from moecohort.overlap.near_miss import near_miss_changes, normalise_for_near_miss
+from moecohort.matching.near_miss import near_miss_changes, normalise_for_near_miss
 
 ENGINES = ["pyarrow", "duckdb", "numba"]
 # Each engine also as it runs on large inputs (parallel parts), forced on small ones.
 VARIANTS = [*ENGINES, *(f"{e}-parallel" for e in ENGINES)]
-overlap_module = importlib.import_module("moecohort.overlap.compute")
-kernels = importlib.import_module("moecohort.overlap.engines.numba")
+overlap_module = importlib.import_module("moecohort.matching.compute")
+kernels = importlib.import_module("moecohort.matching.engines.numba")
 NFC_E = unicodedata.normalize("NFC", "é")
 NFD_E = unicodedata.normalize("NFD", "é")
 
@@ -635,7 +635,7 @@ def test_auto_engine_picks_numba_then_duckdb_for_large_inputs(monkeypatch):
 
 def test_auto_engine_falls_back_when_numba_cannot_load(monkeypatch, caplog):
     # e.g. an installed numba too old for this numpy: numba's import raises ImportError.
-    monkeypatch.setitem(sys.modules, "moecohort.overlap.engines.numba", None)
+    monkeypatch.setitem(sys.modules, "moecohort.matching.engines.numba", None)
     monkeypatch.setattr(overlap_module, "AUTO_FAST_ROWS", 2)
     with caplog.at_level(logging.WARNING, logger="moecohort"):
         r = overlap(["a", "b"], ["b"])

@@ -1,6 +1,6 @@
 """Byte-level views of Arrow string arrays: a named internal API.
 
-Used by :mod:`moecohort.ids` (classifying ids from their bytes), :mod:`moecohort.overlap`
+Used by :mod:`moecohort.ids` (classifying ids from their bytes), :mod:`moecohort.matching`
 (near misses, the engines, cutting the report's Indexes) and :mod:`moecohort.delivery`
 (failed users as a pandas column). Nothing here copies strings unless it says so.
 """

@@ -1,5 +1,5 @@
 """The overlap as a linear Venn diagram (matplotlib, optional: ``pip install
-moecohort[widgets]``): what :meth:`~moecohort.overlap.OverlapReport.plot` and
+moecohort[widgets]``): what :meth:`~moecohort.matching.OverlapReport.plot` and
 :func:`moecohort.charts.plot_overlap` draw.
 
 The diagram takes the counts (:class:`VennCounts`), not the report, so it needs nothing

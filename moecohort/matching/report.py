@@ -1,4 +1,4 @@
-"""The result of :func:`~moecohort.overlap.overlap`: :class:`OverlapReport` and its
+"""The result of :func:`~moecohort.matching.overlap`: :class:`OverlapReport` and its
 :class:`SideStats`, with the text and notebook (HTML) views.
 
 The report holds its three sets of ids as row positions in the sides' own strings; each
@@ -79,7 +79,7 @@ class _Sets:
 
 @dataclass(frozen=True, repr=False, eq=False)
 class OverlapReport:
-    """Result of :func:`~moecohort.overlap.overlap`.
+    """Result of :func:`~moecohort.matching.overlap`.
 
     ``in_both``, ``only_source`` and ``only_destination`` are pandas Indexes of
     unique canonical ids (anonymous ids are in none of them), in order of first
@@ -224,7 +224,7 @@ class OverlapReport:
             f"<details><summary>{_html.esc(s)}</summary>{c}</details>" for s, c in sections
         )
         return (
-            f"{_html._STYLE}<div class='moecohort-report'>"
+            f"{_html.STYLE}<div class='moecohort-report'>"
             f"<h4>Overlap: {self.n_in_both:,} ids in both apps "
             f"({self.match_rate:.1%} of {_html.esc(self.source_label)})</h4>"
             f"<table><thead>{head}</tr></thead><tbody>{body}</tbody></table>{details}</div>"
@@ -232,7 +232,7 @@ class OverlapReport:
 
     def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
         """A bar chart of the overlap (needs matplotlib: ``pip install moecohort[widgets]``):
-        the linear Venn diagram of :func:`~moecohort.overlap.venn.draw_venn`, on ``ax`` or a
+        the linear Venn diagram of :func:`~moecohort.matching.venn.draw_venn`, on ``ax`` or a
         new figure, under ``title`` or the default one. Returns the matplotlib Axes."""
         s, d = self.source, self.destination
         counts = VennCounts(

@@ -4,11 +4,11 @@ Speed: ids stay in Arrow buffers from the input to the report (no Python object 
 id). Anonymous ids are masked, not copied out; most ids are classified and checked for
 near misses from their bytes alone; the report's Indexes are cut from the input's own
 strings. The set work (which ids are distinct, where each first appears, whether the
-other side has it) runs in one of three engines (:mod:`moecohort.overlap.engines`), each
+other side has it) runs in one of three engines (:mod:`moecohort.matching.engines`), each
 using every core:
 
 * ``"numba"`` (``pip install moecohort[fast]``): moecohort's own compiled kernels
-  (:mod:`moecohort.overlap.engines.numba`): hash partitions small enough to stay in
+  (:mod:`moecohort.matching.engines.numba`): hash partitions small enough to stay in
   cache, every match confirmed byte for byte;
 * ``"duckdb"`` (``pip install moecohort[fast]``): DuckDB ``GROUP BY`` queries, one per
   core over a hash partition of the ids;
@@ -273,7 +273,7 @@ def _load_kernels() -> Any:
     """The compiled kernels' module; ImportError saying why when numba cannot serve them
     (an installed numba that does not support this numpy, or its JIT switched off)."""
     try:
-        return importlib.import_module("moecohort.overlap.engines.numba")
+        return importlib.import_module("moecohort.matching.engines.numba")
     except ImportError as exc:
         raise ImportError(f"engine='numba' cannot load numba: {exc}") from exc
 
@@ -333,7 +333,7 @@ def _positions(code: np.ndarray, n_s: int) -> tuple[np.ndarray, np.ndarray, np.n
 def _sets_numba(kernels: Any, src: _Side, dst: _Side, big: bool) -> tuple[Any, Any]:
     """Rows of the three sets (counting the source's rows then the destination's) and the
     rows' layout, by the compiled kernels (``kernels``:
-    :mod:`moecohort.overlap.engines.numba`)."""
+    :mod:`moecohort.matching.engines.numba`)."""
     workers = _workers() if big else 1
     run = partial(_run, parallel=big)
     rows = kernels.Rows([src.ids, dst.ids], run)

@@ -7,16 +7,16 @@ are reported and never merged.
 
 Modules, each importing only from those listed after it:
 
-* :mod:`~moecohort.overlap.compute`: :func:`overlap` and :func:`keep_in_destination`:
+* :mod:`~moecohort.matching.compute`: :func:`overlap` and :func:`keep_in_destination`:
   reads the sides, picks the engine (``AUTO_FAST_ROWS``, ``PARTITION_ROWS`` live there),
   runs the threads;
-* :mod:`~moecohort.overlap.report`: :class:`OverlapReport` and :class:`SideStats`, the
+* :mod:`~moecohort.matching.report`: :class:`OverlapReport` and :class:`SideStats`, the
   lazily built sets, the text and notebook views;
-* :mod:`~moecohort.overlap.venn`: the linear Venn diagram ``OverlapReport.plot`` draws;
-* :mod:`~moecohort.overlap.near_miss`: the near-miss keys and the search for the pairs;
-* :mod:`~moecohort.overlap.engines`: the set work: ``arrow`` (pyarrow), ``duck``
+* :mod:`~moecohort.matching.venn`: the linear Venn diagram ``OverlapReport.plot`` draws;
+* :mod:`~moecohort.matching.near_miss`: the near-miss keys and the search for the pairs;
+* :mod:`~moecohort.matching.engines`: the set work: ``arrow`` (pyarrow), ``duck``
   (DuckDB) and ``numba`` (compiled kernels), the last two loaded only when used;
-* :mod:`~moecohort.overlap.columns`: id columns as Arrow large_string with anonymous rows
+* :mod:`~moecohort.matching.columns`: id columns as Arrow large_string with anonymous rows
   masked, and keeping a frame's rows by id.
 """
 

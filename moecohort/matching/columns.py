@@ -1,8 +1,8 @@
 """The id columns as the overlap holds them: Arrow ``large_string`` arrays whose anonymous
 rows are masked as null, so rows keep their positions and no string is copied.
 
-Shared by the sides (:mod:`~moecohort.overlap.compute`), the pyarrow engine and the
-report's :meth:`~moecohort.overlap.OverlapReport.keep`.
+Shared by the sides (:mod:`~moecohort.matching.compute`), the pyarrow engine and the
+report's :meth:`~moecohort.matching.OverlapReport.keep`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Where the overlap's set work runs: per distinct id, its first row and whether the
 destination has it.
 
-* :mod:`~moecohort.overlap.engines.arrow`: pyarrow's dictionary encoding, one hash
+* :mod:`~moecohort.matching.engines.arrow`: pyarrow's dictionary encoding, one hash
   partition per thread on large inputs (always available);
-* :mod:`~moecohort.overlap.engines.duck`: DuckDB ``GROUP BY`` queries, one per core;
-* :mod:`~moecohort.overlap.engines.numba`: moecohort's own compiled kernels.
+* :mod:`~moecohort.matching.engines.duck`: DuckDB ``GROUP BY`` queries, one per core;
+* :mod:`~moecohort.matching.engines.numba`: moecohort's own compiled kernels.
 
 Nothing is imported here: numba and DuckDB load only when their engine runs
-(:mod:`moecohort.overlap.compute` picks the engine).
+(:mod:`moecohort.matching.compute` picks the engine).
 """
 
 from __future__ import annotations
@@ -18,5 +18,5 @@ from typing import Any
 __all__ = ["Runner"]
 
 #: Runs a list of tasks and returns their results in order, in threads or not: what
-#: :mod:`~moecohort.overlap.compute` hands the numba engine and the near-miss search.
+#: :mod:`~moecohort.matching.compute` hands the numba engine and the near-miss search.
 Runner = Callable[[list[Callable[[], Any]]], list[Any]]
