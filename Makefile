@@ -14,7 +14,7 @@ help:
 	@echo "make test-pandas22  run the core tests again under pandas 2.2"
 	@echo "make browser-test   JupyterLab in headless Chromium (installs chromium with apt-get)"
 	@echo "make lab            JupyterLab on the notebooks (jupyter lab notebooks/)"
-	@echo "make lint           ruff"
+	@echo "make lint           ruff, mypy, the import layers and the structure rules, notebooks"
 	@echo "make bench          benchmarks, written to benchmarks/results.md"
 
 $(VENV)/.installed: pyproject.toml
@@ -31,6 +31,9 @@ test: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check moecohort tests benchmarks scripts
 	$(PY) -m ruff format --check moecohort tests benchmarks scripts
+	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
+	$(PY) scripts/check_structure.py
 	$(PY) scripts/check_notebooks.py
 
 # The core (no notebooks, no widgets) under the pandas 2.2 line, which many notebooks still use.

@@ -6,7 +6,7 @@
   batch's users settled exactly once;
 * :mod:`~moecohort.delivery.failures`: :class:`Failures`, the failed users, as a frame;
 * :mod:`~moecohort.delivery.progress`: progress bars and callbacks;
-* :mod:`~moecohort.delivery.send`: :func:`send`, one call from jobs to what was sent.
+* :mod:`~moecohort.delivery.sending`: :func:`send`, one call from jobs to what was sent.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from .failures import FAILED_COLUMNS, FailedPart, Failures, failed_frame
 from .progress import CallbackProgress, Progress, ProgressOption, progress_bar
 from .runner import Job, Runner
-from .send import Pieces, Sent, Tally, jobs_of, plan_frame, send
+from .sending import Pieces, Sent, Tally, jobs_of, plan_frame, send
 from .settings import Action, Settings, Timeout, check_action, check_settings
 
 __all__ = [

@@ -1,0 +1,5 @@
+"""``python -m moecohort.cli``."""
+
+from . import main
+
+main()
