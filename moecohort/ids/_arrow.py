@@ -7,6 +7,7 @@ Used by :mod:`moecohort.ids` (classifying ids from their bytes), :mod:`moecohort
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -18,9 +19,11 @@ __all__ = [
     "ASCII_SPACE",
     "MAY_TRIM",
     "SLICE_ROWS",
+    "ChunkBytes",
     "Shape",
     "as_chunked",
     "chunk_bytes",
+    "chunks_with_bytes",
     "has_ascii_upper",
     "is_string_view",
     "shape_of",
@@ -113,19 +116,35 @@ def chunk_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     return offsets, data
 
 
+class ChunkBytes(NamedTuple):
+    """One non-empty chunk of a column, where its rows start and stop in the column, and
+    its offsets and data bytes (as :func:`chunk_bytes` gives them)."""
+
+    start: int
+    stop: int
+    chunk: pa.Array
+    offsets: np.ndarray
+    data: np.ndarray
+
+
+def chunks_with_bytes(ids: pa.ChunkedArray) -> Iterator[ChunkBytes]:
+    """The non-empty chunks of ``ids`` with their row span and bytes, without copying."""
+    stop = 0
+    for chunk in ids.chunks:
+        start, stop = stop, stop + len(chunk)
+        if start != stop:
+            yield ChunkBytes(start, stop, chunk, *chunk_bytes(chunk))
+
+
 def shape_of(ids: pa.ChunkedArray) -> Shape:
+    """The :class:`Shape` of text ids, read from their buffers."""
     n = len(ids)
     lengths = np.zeros(n, dtype=np.int64)
     first = np.zeros(n, dtype=np.uint8)
     last = np.zeros(n, dtype=np.uint8)
     missing = np.zeros(n, dtype=bool)
     ascii_rows: np.ndarray | None = None
-    stop = 0
-    for chunk in ids.chunks:
-        start, stop = stop, stop + len(chunk)
-        if start == stop:
-            continue
-        offsets, data = chunk_bytes(chunk)
+    for start, stop, chunk, offsets, data in chunks_with_bytes(ids):
         np.subtract(offsets[1:], offsets[:-1], out=lengths[start:stop])
         if chunk.null_count:
             missing[start:stop] = chunk.is_null().to_numpy(zero_copy_only=False)

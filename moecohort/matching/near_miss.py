@@ -20,7 +20,7 @@ from ..ids._arrow import (
     ASCII_SPACE,
     SLICE_ROWS,
     Shape,
-    chunk_bytes,
+    chunks_with_bytes,
     has_ascii_upper,
     shape_of,
     take_rows,
@@ -66,12 +66,7 @@ def near_miss_changes_of(ids: pa.ChunkedArray, shape: Shape) -> np.ndarray:
     changed |= ASCII_SPACE[shape.last]
     # Upper-case letters: a fast byte scan of each slice of rows, and only where the scan
     # finds one, the exact per-id comparison with its lower-cased copy.
-    stop = 0
-    for chunk in ids.chunks:
-        start, stop = stop, stop + len(chunk)
-        if start == stop:
-            continue
-        offsets, data = chunk_bytes(chunk)
+    for start, _, chunk, offsets, data in chunks_with_bytes(ids):
         for lo in range(0, len(chunk), SLICE_ROWS):
             hi = min(lo + SLICE_ROWS, len(chunk))
             if not has_ascii_upper(data[offsets[lo] : offsets[hi]]):
