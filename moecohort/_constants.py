@@ -1,8 +1,10 @@
-"""Facts about the MoEngage Cohort Sync API, shared by the client and the emulator.
+"""The client's facts about the MoEngage APIs, and the limits it holds itself to.
 
-This is the only module the emulator (:mod:`moecohort.emulator`) imports from the
-client package: everything else is written twice on purpose, so the emulator can
-catch the client's mistakes. Source: ``FACTS.md`` (MoEngage's public API reference).
+Source: ``FACTS.md`` (MoEngage's public API reference). The emulator
+(:mod:`moecohort.emulator`) keeps its own fact sheet, ``emulator/facts.py``, and imports
+nothing from here, so that it catches the client's mistakes instead of repeating them;
+``tests/test_emulator_facts.py`` holds the two against each other and explains every
+difference.
 """
 
 from __future__ import annotations
