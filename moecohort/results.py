@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import _html
-from .delivery import Sent, failed_frame
+from .delivery import INTERRUPTED, Sent, failed_frame
 from .errors import PushFailedError
 
 __all__ = ["DeliveryResult", "PushResult", "SyncResult"]
@@ -70,6 +70,11 @@ class DeliveryResult:
     def ok(self) -> bool:
         """True when every user (or change) was accepted, or in a dry run can be sent."""
         return self.members_failed == 0 and self.stopped_by is None
+
+    @property
+    def interrupted(self) -> bool:
+        """True when Ctrl-C (or Jupyter's "interrupt kernel") stopped the delivery."""
+        return self.stopped_by == INTERRUPTED
 
     def record(self, sent: Sent) -> None:
         """Take the figures of the requests that were sent."""
@@ -276,11 +281,19 @@ class SyncResult(DeliveryResult):
 
     @property
     def headline(self) -> str:
+        """What was acknowledged (next to what was planned, when that differs)."""
         verb = "would sync" if self.dry_run else "synced"
         mode = "" if self.mode == "diff" else f" (resync {self.mode})"
+        if self.dry_run or (self.added, self.removed) == (self.to_add, self.to_remove):
+            changes = f"+{self.to_add:,} -{self.to_remove:,}"
+        else:
+            changes = (
+                f"+{self.added:,} of {self.to_add:,} to add, "
+                f"-{self.removed:,} of {self.to_remove:,} to remove"
+            )
         return (
             f"{verb} cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}: "
-            f"+{self.to_add:,} -{self.to_remove:,}"
+            + changes
             + ("" if self.dry_run else f" in {self.elapsed_s:.1f}s, {self.status}")
         )
 

@@ -40,6 +40,8 @@ __all__ = [
 #: The wire formats (as :data:`moecohort.payload.WIRE_FORMATS`; spelled here so that
 #: ``--help`` does not load the engine).
 WIRE_FORMATS = ("segment_sync", "cohort_sync")
+#: Exit status of a command that Ctrl-C stopped (128 + SIGINT, as shells report it).
+INTERRUPTED_EXIT = 130
 
 F = TypeVar("F", bound=Callable[..., Any])
 P = ParamSpec("P")
@@ -72,7 +74,11 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             raise click.ClickException(f"{exc.strerror}: {exc.filename}") from exc
         except sqlite3.Error as exc:
             raise click.ClickException(f"the sync state file could not be used: {exc}") from exc
-        except (click.ClickException, click.exceptions.Exit, KeyboardInterrupt, SystemExit):
+        except KeyboardInterrupt:
+            # Before anything was sent (reading, spooling, packing), or a third Ctrl-C.
+            click.echo("interrupted: nothing more is sent", err=True)
+            raise click.exceptions.Exit(INTERRUPTED_EXIT) from None
+        except (click.ClickException, click.exceptions.Exit, SystemExit):
             raise
         except Exception as exc:
             if isinstance(exc, _file_errors()):
@@ -201,7 +207,8 @@ def sending_options(func: F) -> F:
 def echo_result(
     result: DeliveryResult, failed_out: str | None, as_json: bool, **extra: Any
 ) -> None:
-    """Print a PushResult or SyncResult (table or JSON), write its failures, exit 1 if not ok."""
+    """Print a PushResult or SyncResult (table or JSON) and write its failures; exit 1 if not
+    ok, 130 if Ctrl-C stopped it."""
     if failed_out and len(result.failed):
         result.failed.to_csv(failed_out, index=False)
     if as_json:
@@ -222,7 +229,7 @@ def echo_result(
         if failed_out and len(result.failed):
             click.echo(f"failed users written to {failed_out}")
     if not result.ok:
-        sys.exit(1)
+        sys.exit(INTERRUPTED_EXIT if result.interrupted else 1)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -233,6 +240,20 @@ def cli(verbose: int) -> None:
 
     Start with `moecohort demo`: the whole job against a local emulator, no credentials.
     """
+    # The library logs and never prints; here warnings (such as "stopping…" after Ctrl-C)
+    # go to stderr, and -v / -vv add what happens and every request.
+    logger = logging.getLogger("moecohort")
+    handler = logging.StreamHandler()  # this invocation's stderr
     if verbose:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        logging.getLogger("moecohort").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("moecohort: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO if verbose else logging.WARNING)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+    click.get_current_context().call_on_close(restore)

@@ -223,7 +223,18 @@ def history(
         click.echo("no sync runs yet")
     else:
         shown = frame[
-            ["cohort_name", "mode", "status", "started", "adds", "removes", "failed", "requests"]
+            [
+                "cohort_name",
+                "mode",
+                "status",
+                "started",
+                "added",
+                "to_add",
+                "removed",
+                "to_remove",
+                "failed",
+                "requests",
+            ]
         ]
         click.echo(shown.to_string())
 

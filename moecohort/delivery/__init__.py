@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from .failures import FAILED_COLUMNS, FailedPart, Failures, failed_frame
 from .progress import CallbackProgress, Progress, ProgressOption, progress_bar
-from .runner import Job, Runner
+from .runner import INTERRUPTED, Job, Runner
 from .sending import Pieces, Sent, Tally, jobs_of, plan_frame, send
 from .settings import Action, Settings, Timeout, check_action, check_settings
 
 __all__ = [
     "FAILED_COLUMNS",
+    "INTERRUPTED",
     "Action",
     "CallbackProgress",
     "FailedPart",

@@ -19,6 +19,9 @@ class Progress(Protocol):
 
     def update(self, n: int) -> Any: ...
 
+    def set_postfix_str(self, s: str) -> Any:
+        """Show a short note next to the count (``"stopping…"``)."""
+
     def close(self) -> Any: ...
 
 
@@ -37,6 +40,9 @@ class CallbackProgress:
             self.done += n
             done = self.done
         self.fn(done, self.total)
+
+    def set_postfix_str(self, s: str) -> None:
+        pass
 
     def close(self) -> None:
         pass

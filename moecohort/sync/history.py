@@ -20,7 +20,9 @@ def sync_log(
     state: SyncState | str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """The run history as a DataFrame, newest first: run id, workspace, cohort, mode,
-    status, started, finished, input rows, desired, adds, removes, failed, requests.
+    status, started, finished, input rows, desired, the changes planned (``to_add``,
+    ``to_remove``) next to those acknowledged (``added``, ``removed``; less than planned
+    when a run was stopped or some changes failed), failed, requests, message.
 
     Filter by ``app`` (its host and workspace) and by cohort name or id."""
     store, owned = open_state(state)

@@ -392,7 +392,7 @@ class SyncState:
         sql = (
             "SELECT r.run_id, c.workspace_id, c.cohort_name, c.cohort_id, r.mode, r.status,"
             " r.started_at AS started, r.finished_at AS finished, r.input_rows, r.desired,"
-            " r.to_add AS adds, r.to_remove AS removes, r.added, r.removed, r.failed,"
+            " r.to_add, r.added, r.to_remove, r.removed, r.failed,"
             " r.requests, r.message FROM runs r JOIN cohorts c ON c.id = r.cohort"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY r.run_id DESC"

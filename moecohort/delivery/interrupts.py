@@ -1,0 +1,104 @@
+"""Ctrl-C during a run: the first press stops it, the second aborts it.
+
+The signal handler only counts presses and writes a byte to a pipe; a watcher thread
+reads the pipe and does the work (stopping the transport, waking the waiting threads,
+logging). A handler that took a lock itself could deadlock: it runs in the main thread,
+between two bytecodes of whatever the main thread was doing, perhaps while holding that
+very lock. The one thing the handler does do is raise, on the second press, when the
+main thread is waiting (for a request or for the sending threads): only an exception
+gets the main thread out of such a wait at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from types import FrameType
+from typing import Any
+
+__all__ = ["Aborted", "CtrlC"]
+
+
+class Aborted(BaseException):
+    """Raised in the main thread by a second Ctrl-C, to leave a blocking wait at once."""
+
+
+class CtrlC:
+    """Counts Ctrl-C presses while it is entered (in the main thread only; elsewhere it
+    does nothing) and calls ``on_press(n)`` from a watcher thread for press ``n``.
+
+    A third press raises :class:`KeyboardInterrupt`: the user wants out, whatever it costs.
+    """
+
+    def __init__(self, on_press: Callable[[int], None]) -> None:
+        self.on_press = on_press
+        #: Presses so far (set by the handler: a plain attribute, no lock needed).
+        self.presses = 0
+        #: Whether the main thread is in a wait that a second press may cut short.
+        self.main_blocked = False
+        self._pipe: tuple[int, int] | None = None
+        self._watcher: threading.Thread | None = None
+        self._previous: Callable[[int, FrameType | None], Any] | int | None = None
+
+    @property
+    def aborted(self) -> bool:
+        """True once a second press gave up on what was in flight."""
+        return self.presses >= 2
+
+    def __enter__(self) -> CtrlC:
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        read, write = os.pipe()
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # pragma: no cover - not the main interpreter
+            os.close(read)
+            os.close(write)
+            return self
+        self._pipe = (read, write)
+        self._watcher = threading.Thread(target=self._watch, name="moecohort-ctrl-c", daemon=True)
+        self._watcher.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pipe is None:
+            return
+        signal.signal(signal.SIGINT, self._previous)
+        read, write = self._pipe
+        os.close(write)  # the watcher handles the presses still in the pipe, then ends
+        if self._watcher is not None:
+            self._watcher.join()
+        os.close(read)
+        self._pipe = None
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """A wait of the main thread that a second press cuts short (skipped once aborted)."""
+        self.main_blocked = True
+        try:
+            if not self.aborted:
+                yield
+        except Aborted:
+            pass
+        finally:
+            self.main_blocked = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.presses += 1
+        if self.presses >= 3:
+            raise KeyboardInterrupt
+        if self._pipe is not None:
+            os.write(self._pipe[1], b"\0")
+        if self.presses == 2 and self.main_blocked:
+            raise Aborted
+
+    def _watch(self) -> None:
+        assert self._pipe is not None
+        read = self._pipe[0]
+        handled = 0
+        while os.read(read, 1):
+            handled += 1
+            self.on_press(handled)
