@@ -214,8 +214,9 @@ def normalise_created_time(value: str | float | None, now: float) -> str:
         return naive_iso_time(float(value))
     if not isinstance(value, str):
         raise TypeError("created_time must be None, epoch seconds or an ISO 8601 string")
+    text = value[:-1] + "+00:00" if value.endswith(("Z", "z")) else value  # 3.10 lacks "Z"
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
         raise ValueError(f"created_time is not an ISO 8601 time: {value!r}") from None
     if parsed.tzinfo is not None:

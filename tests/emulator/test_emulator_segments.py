@@ -376,6 +376,8 @@ def test_add_segment_checks():
             emu.add_segment("NOPE", "B")
         made = emu.add_segment("S", "B", created_time="2022-12-01T14:17:46.409+01:00")
         assert made["created_time"] == "2022-12-01T13:17:46.409000"
+        zulu = emu.add_segment("S", "Z", created_time="2022-12-01T13:17:46Z")
+        assert zulu["created_time"] == "2022-12-01T13:17:46.000000"
         assert made["type"] == "ELASTIC_SEARCH"
         assert emu.add_segment("S", "C", type="CUSTOM")["type"] == "CUSTOM"
         # derived ids: stable for a workspace and a name
