@@ -41,6 +41,24 @@ EMULATOR_ONLY = {
     # The 1,000 active segments cap: the emulator enforces it (400 for a new cohort over
     # the cap); the client never counts a workspace's segments, so it has no constant.
     "MAX_ACTIVE_SEGMENTS",
+    # Looking users up (FACTS.md, "Looking users up"): the emulator serves the Get User API
+    # and the Custom Segments API v3 before the client calls them. Emulator-only for now:
+    # when the client adds its own constants for these, pair each one here (SAME, or a test
+    # of its own saying why the two sides differ) and take it off this list.
+    "GET_USER_PATH",
+    "GET_USER_APP_ID_PARAM",
+    "IDENTIFIER_TYPES",
+    "MAX_LOOKUP_IDENTIFIERS",
+    "LOOKUPS_PER_MINUTE",
+    "CUSTOM_SEGMENTS_PATH",
+    "SEGMENT_LIST_LIMITS",
+    "SEGMENT_GET_LIMITS",
+    # Not documented; the emulator's own choice (facts.UNDOCUMENTED): the type/source of a
+    # segment that cohort sync created. The client must never get a copy to rely on; it may
+    # only report what the API shows.
+    "COHORT_SEGMENT_TYPE",
+    "COHORT_SEGMENT_SOURCE",
+    "UNDOCUMENTED",
 }
 CLIENT_ONLY = {
     # Where the real API lives: the emulator serves on loopback and has no data centers.
@@ -165,6 +183,30 @@ def test_version_comes_from_the_installed_distribution() -> None:
         f"the installed moecohort is {installed} but _constants.VERSION is {client.VERSION}: "
         "reinstall the package (pip install -e .) so the emulator's Server header agrees"
     )
+
+
+def test_lookup_facts_are_the_documented_ones() -> None:
+    # FACTS.md, "Looking users up": the numbers the emulator enforces, checked against the
+    # text so that a change to one side is seen.
+    assert facts.MAX_LOOKUP_IDENTIFIERS == 20, "FACTS.md: at most 20 identifiers per request"
+    assert facts.LOOKUPS_PER_MINUTE == 1000, "FACTS.md: 1,000 users per minute"
+    assert facts.IDENTIFIER_TYPES == ("customer_id", "id")
+    assert facts.SEGMENT_LIST_LIMITS == ((60.0, 50), (3600.0, 200), (86400.0, 1000))
+    assert facts.SEGMENT_GET_LIMITS == ((60.0, 100), (3600.0, 1000), (86400.0, 4000))
+    assert facts.GET_USER_PATH == "/v1/customers/export"
+    assert facts.CUSTOM_SEGMENTS_PATH == "/v3/custom-segments"
+
+
+def test_undocumented_choices_are_marked_and_not_documented_values() -> None:
+    # What facts.py marks as the emulator's own choice exists there, is emulator-only (no
+    # client constant may copy it), and differs from every value FACTS.md shows, so a client
+    # that matched on a documented value would not pass by accident.
+    assert facts.UNDOCUMENTED.issubset(_public(facts))
+    assert facts.UNDOCUMENTED.issubset(EMULATOR_ONLY)
+    assert not facts.UNDOCUMENTED & _public(client)
+    documented_values = {"ELASTIC_SEARCH", "API"}
+    for name in facts.UNDOCUMENTED:
+        assert getattr(facts, name) not in documented_values, name
 
 
 def test_every_constant_is_accounted_for() -> None:

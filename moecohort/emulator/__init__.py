@@ -1,8 +1,18 @@
-"""A local stand-in for the destination side of MoEngage's Cohort Sync API.
+"""A local stand-in for the destination side of MoEngage's APIs.
 
 In the spirit of moto for AWS: a real HTTP server on loopback that authenticates,
-validates, rate-limits and applies ``POST /v1/integrations/cohortsync`` like MoEngage
-documents it, keeps the resulting cohorts for inspection, and can inject faults.
+validates, rate-limits and answers like MoEngage documents it:
+
+* ``POST /v1/integrations/cohortsync``, the Cohort Sync API: applies both wire formats
+  and keeps the resulting cohorts for inspection;
+* ``POST /v1/customers/export?app_id=...``, the Get User API: looks users up by
+  ``customer_id`` or MoEngage's internal ``id`` (20 identifiers a request, 1,000 users a
+  minute; can be disabled per workspace, as MoEngage enables it on request);
+* ``GET /v3/custom-segments[?name=...]`` and ``GET /v3/custom-segments/{id}``, the Custom
+  Segments API v3 (read side): the cohorts cohort sync created and segments registered as
+  made on the dashboard or by file;
+
+plus a control API under ``/_emulator``, reset, SQLite persistence and seeded faults.
 
 It imports nothing from the client package: the API facts it enforces are its own copy
 (:mod:`.facts`), so it catches the client's mistakes instead of repeating them
@@ -10,15 +20,17 @@ It imports nothing from the client package: the API facts it enforces are its ow
 Submodules load lazily, so importing this package (as the pytest plugin does) is cheap.
 
 Modules, from the bottom up: ``facts`` (what MoEngage documents), ``common`` (helpers,
-the emulator's version), ``protocol`` (wire format, validation, error envelope),
-``rate`` (rate windows), ``faults``, ``model`` (workspaces, cohorts), ``store`` (SQLite),
-``state`` (the Cohort Sync pipeline), ``control`` (the ``/_emulator`` API), ``handler``
-(HTTP), ``samples`` (demo workspaces from the sample exports), ``server`` (:class:`Emulator`,
-:func:`serve`) and ``pytest_plugin``.
+the emulator's version), ``protocol`` (Cohort Sync wire format, validation, error envelope),
+``userapi`` (Get User wire format), ``rate`` (rate windows), ``faults``, ``users`` (users,
+internal ids, attributes), ``model`` (workspaces, cohorts, segments), ``store`` (SQLite),
+``gateway`` (what the pipelines share), ``state``, the pipelines ``cohortsync``, ``lookups``
+and ``segments``, ``control`` (the ``/_emulator`` API), ``handler`` (HTTP), ``samples``
+(demo workspaces from the sample exports), ``server`` (:class:`Emulator`, :func:`serve`)
+and ``pytest_plugin``.
 
 >>> from moecohort.emulator import Emulator
 >>> with Emulator(seed=1) as emu:  # doctest: +SKIP
-...     emu.add_workspace("WS1", "key", users=["u1"])
+...     emu.add_workspace("WS1", "key", users={"u1": {"first_name": "Ana"}})
 """
 
 from __future__ import annotations

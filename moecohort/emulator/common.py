@@ -5,6 +5,7 @@ Nothing here is a MoEngage fact (see :mod:`.facts`) and nothing comes from the c
 
 from __future__ import annotations
 
+import hashlib
 import math
 from datetime import datetime, timezone
 from importlib import metadata
@@ -15,8 +16,10 @@ __all__ = [
     "EMULATOR_VERSION",
     "check_rpm",
     "format_seconds",
+    "hex_id",
     "is_number",
     "iso_time",
+    "naive_iso_time",
 ]
 
 #: What the emulator calls itself (the ``Server`` header and ``GET /_emulator``).
@@ -61,3 +64,20 @@ def format_seconds(value: float) -> str:
     if isinstance(value, int) or float(value).is_integer():
         return str(int(value))
     return repr(float(value))
+
+
+def naive_iso_time(ts: float) -> str:
+    """``ts`` (epoch seconds) as UTC ISO 8601 with microseconds and no zone, the way the
+    Custom Segments API writes ``created_time`` (``2022-12-01T13:17:46.409000``)."""
+    return (
+        datetime.fromtimestamp(ts, timezone.utc).replace(tzinfo=None).isoformat("T", "microseconds")
+    )
+
+
+def hex_id(*parts: str) -> str:
+    """A stable 24-hex-digit id derived from ``parts`` (the shape of MoEngage's internal ids).
+
+    Deterministic across runs and machines: the same parts always give the same id.
+    """
+    digest = hashlib.blake2b("\x00".join(parts).encode("utf-8"), digest_size=12)
+    return digest.hexdigest()

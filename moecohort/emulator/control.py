@@ -3,9 +3,17 @@
 Routes (``GET`` unless noted), under :data:`CONTROL_PREFIX`:
 
 ``/`` (summary), ``/workspaces`` (``GET``, ``POST``), ``/workspaces/{ws}`` (``GET``,
-``DELETE``), ``/workspaces/{ws}/cohorts``, ``/workspaces/{ws}/cohorts/{id_or_name}``,
-``/workspaces/{ws}/cohorts/{id_or_name}/members``, ``/requests?workspace=&limit=``,
-``/reset`` (``POST``), ``/faults`` (``GET``, ``POST``).
+``DELETE``), ``/workspaces/{ws}/users``, ``/workspaces/{ws}/users/{uid}``,
+``/workspaces/{ws}/segments`` (``GET``, ``POST``), ``/workspaces/{ws}/cohorts``,
+``/workspaces/{ws}/cohorts/{id_or_name}``, ``/workspaces/{ws}/cohorts/{id_or_name}/members``,
+``/requests?workspace=&endpoint=&limit=``, ``/reset`` (``POST``), ``/faults`` (``GET``,
+``POST``).
+
+``POST /workspaces`` takes ``workspace_id``, ``api_key``, ``users`` (a list of uids and/or
+objects with ``customer_id`` and attributes, or an object ``uid -> attributes``),
+``requests_per_minute``, ``suspended``, ``lookups`` and ``lookups_per_minute``.
+``POST /workspaces/{ws}/segments`` takes ``name``, ``type``, ``source``, ``id`` and
+``created_time`` (see ``Emulator.add_segment``).
 
 :func:`handle` knows nothing about HTTP framing: it takes the method, path, query and
 body the handler read, and returns a :class:`ControlReply` for the handler to send.
@@ -22,8 +30,9 @@ from urllib.parse import parse_qs, unquote
 
 from . import protocol as p
 from .common import EMULATOR_VERSION
-from .facts import REQUESTS_PER_MINUTE
+from .facts import LOOKUPS_PER_MINUTE, REQUESTS_PER_MINUTE
 from .faults import Faults
+from .model import DEFAULT_SEGMENT_SOURCE, DEFAULT_SEGMENT_TYPE
 from .state import EmulatorState
 
 __all__ = ["CONTROL_PREFIX", "ControlCall", "ControlReply", "handle", "is_loopback"]
@@ -32,7 +41,18 @@ __all__ = ["CONTROL_PREFIX", "ControlCall", "ControlReply", "handle", "is_loopba
 CONTROL_PREFIX = "/_emulator"
 
 #: Attributes ``POST /_emulator/workspaces`` accepts.
-WORKSPACE_FIELDS = ("workspace_id", "api_key", "users", "requests_per_minute", "suspended")
+WORKSPACE_FIELDS = (
+    "workspace_id",
+    "api_key",
+    "users",
+    "requests_per_minute",
+    "suspended",
+    "lookups",
+    "lookups_per_minute",
+)
+
+#: Attributes ``POST /_emulator/workspaces/{ws}/segments`` accepts.
+SEGMENT_FIELDS = ("name", "type", "source", "id", "created_time")
 
 
 @dataclass(frozen=True)
@@ -128,6 +148,12 @@ def _route(parts: list[str]) -> tuple[Route | None, tuple[str, ...]]:
             return _workspaces, ("GET", "POST")
         if n == 2:
             return _workspace, ("GET", "DELETE")
+        if n == 3 and parts[2] == "users":
+            return _users, ("GET",)
+        if n == 4 and parts[2] == "users":
+            return _user, ("GET",)
+        if n == 3 and parts[2] == "segments":
+            return _segments, ("GET", "POST")
         if n == 3 and parts[2] == "cohorts":
             return _cohorts, ("GET",)
         if n == 4 and parts[2] == "cohorts":
@@ -158,14 +184,18 @@ def _workspaces(state: EmulatorState, call: ControlCall) -> Any:
     for key in ("workspace_id", "api_key"):
         p.require(body, key)
     users = body.get("users") or []
-    if not isinstance(users, list):
-        raise p.invalid("users", "users must be a list of uid strings")
+    if not isinstance(users, (list, dict)):
+        raise p.invalid(
+            "users", "users must be a list of uids and user objects, or an object uid -> attributes"
+        )
     ws = state.add_workspace(
         body["workspace_id"],
         body["api_key"],
         users,
         requests_per_minute=body.get("requests_per_minute", REQUESTS_PER_MINUTE),
         suspended=body.get("suspended", False),
+        lookups=body.get("lookups", True),
+        lookups_per_minute=body.get("lookups_per_minute", LOOKUPS_PER_MINUTE),
     )
     return {"status": "success", "workspace": ws}
 
@@ -175,6 +205,35 @@ def _workspace(state: EmulatorState, call: ControlCall) -> Any:
         state.remove_workspace(call.parts[1])
         return {"status": "success"}
     return state.workspace(call.parts[1])
+
+
+def _users(state: EmulatorState, call: ControlCall) -> Any:
+    ws = call.parts[1]
+    users = state.users(ws)
+    return {"workspace_id": ws, "count": len(users), "users": users}
+
+
+def _user(state: EmulatorState, call: ControlCall) -> Any:
+    return state.user(call.parts[1], call.parts[3])
+
+
+def _segments(state: EmulatorState, call: ControlCall) -> Any:
+    ws = call.parts[1]
+    if call.method == "GET":
+        return {"workspace_id": ws, "segments": state.segments(ws)}
+    body = call.body
+    unknown = sorted(set(body) - set(SEGMENT_FIELDS))
+    if unknown:
+        raise p.invalid(unknown[0], f"unknown attribute(s): {', '.join(unknown)}")
+    segment = state.add_segment(
+        ws,
+        p.require(body, "name"),
+        type_=body.get("type", DEFAULT_SEGMENT_TYPE),
+        source=body.get("source", DEFAULT_SEGMENT_SOURCE),
+        segment_id=body.get("id"),
+        created_time=body.get("created_time"),
+    )
+    return {"status": "success", "segment": segment}
 
 
 def _cohorts(state: EmulatorState, call: ControlCall) -> Any:
@@ -202,6 +261,7 @@ def _members(state: EmulatorState, call: ControlCall) -> Any:
 def _requests(state: EmulatorState, call: ControlCall) -> Any:
     query = parse_qs(call.query)
     ws = query.get("workspace", [None])[-1]
+    endpoint = query.get("endpoint", [None])[-1]
     raw_limit = query.get("limit", ["100"])[-1]
     try:
         limit = int(raw_limit)
@@ -209,7 +269,7 @@ def _requests(state: EmulatorState, call: ControlCall) -> Any:
         raise p.invalid("limit", "limit must be an integer") from None
     if limit < 0:
         raise p.invalid("limit", "limit must be >= 0")
-    entries = state.request_log(ws, limit if limit > 0 else None)
+    entries = state.request_log(ws, limit if limit > 0 else None, endpoint)
     return {"requests": entries, "count": len(entries)}
 
 

@@ -26,7 +26,9 @@ class FaultDraw:
 
 @dataclass(frozen=True)
 class Faults:
-    """Faults to inject into Cohort Sync requests that pass authentication and the account check.
+    """Faults to inject into API requests that pass authentication and the account check:
+    Cohort Sync, the Get User API and the Custom Segments API alike, all drawing from the
+    same dice in arrival order.
 
     Probabilities are in ``[0, 1]`` and drawn independently for every such request, in
     arrival order, from the emulator's seeded ``random.Random`` (five draws per request,
@@ -35,16 +37,19 @@ class Faults:
     to whatever the request would otherwise have answered.
 
     Attributes:
-        error_500: answer ``500 Server Error``; nothing is applied.
-        rate_429: answer ``429 Rate Limits Exceeded``; nothing is applied.
+        error_500: answer a 500 (``Server Error``; ``ServerError`` on the Get User API;
+            the Custom Segments envelope there); nothing is applied or counted.
+        rate_429: answer a 429 (``Rate Limits Exceeded``; ``RateLimitError`` on the Get
+            User API; "Too Many Requests" on the Custom Segments API); nothing is applied.
         retry_after: seconds for a ``Retry-After`` header on every 429 (injected or real)
             and injected 500; ``None`` sends no header.
         drop_before: close the connection without a response; nothing is applied.
         drop_after: apply the request, then close the connection without a response.
         latency_s: delay every such request by this many seconds ...
         latency_jitter_s: ... plus a uniform random ``[0, latency_jitter_s)``.
-        requests_per_minute: override the rate limit of every workspace (even with
-            ``Emulator(rate_limit=False)``); ``None`` keeps each workspace's own.
+        requests_per_minute: override the Cohort Sync rate limit of every workspace (even
+            with ``Emulator(rate_limit=False)``); ``None`` keeps each workspace's own.
+        lookups_per_minute: the same for the Get User API's users per minute.
     """
 
     error_500: float = 0.0
@@ -55,6 +60,7 @@ class Faults:
     latency_s: float = 0.0
     latency_jitter_s: float = 0.0
     requests_per_minute: int | None = None
+    lookups_per_minute: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("error_500", "rate_429", "drop_before", "drop_after"):
@@ -70,6 +76,7 @@ class Faults:
         ):
             raise ValueError(f"Faults.retry_after must be None or >= 0, got {self.retry_after!r}")
         check_rpm(self.requests_per_minute, "Faults.requests_per_minute")
+        check_rpm(self.lookups_per_minute, "Faults.lookups_per_minute")
 
     @property
     def active(self) -> bool:

@@ -2,7 +2,11 @@
 
 A stdlib ``ThreadingHTTPServer`` speaking HTTP/1.1 with keep-alive. Routes:
 
-* ``POST /v1/integrations/cohortsync``: the Cohort Sync API (see :mod:`.state`).
+* ``POST /v1/integrations/cohortsync``: the Cohort Sync API (see :mod:`.cohortsync`).
+* ``POST /v1/customers/export?app_id=...``: the Get User API (see :mod:`.lookups`).
+* ``GET /v3/custom-segments[?name=...]`` and ``GET /v3/custom-segments/{id}``: the Custom
+  Segments API v3, read side (see :mod:`.segments`); other methods get a 405 in that API's
+  envelope.
 * ``/_emulator/...``: inspection and control, JSON in and out, no authentication,
   answered only to loopback clients (see :mod:`.control`).
 * anything else: 404 (unknown path) or 405 (known path, other method), in MoEngage's
@@ -26,15 +30,27 @@ import uuid
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from . import control
 from . import protocol as p
+from .cohortsync import handle_sync
 from .common import EMULATOR_NAME, EMULATOR_VERSION
-from .facts import COHORT_SYNC_PATH, HEADER_APPKEY, HEADER_PARTNER
-from .state import EmulatorState, Outcome
+from .facts import (
+    COHORT_SYNC_PATH,
+    CUSTOM_SEGMENTS_PATH,
+    GET_USER_APP_ID_PARAM,
+    GET_USER_PATH,
+    HEADER_APPKEY,
+    HEADER_PARTNER,
+)
+from .gateway import ENDPOINT_COHORTSYNC, ENDPOINT_GET_USER, Outcome
+from .lookups import handle_lookup
+from .segments import error_body as segments_error_body
+from .segments import handle_segments
+from .state import EmulatorState
 
-__all__ = ["HARD_BODY_CAP", "BadRequest", "EmulatorHTTPServer", "Handler"]
+__all__ = ["HARD_BODY_CAP", "BadRequest", "EmulatorHTTPServer", "Handler", "access_detail"]
 
 #: Bodies longer than this are not read at all: the emulator answers (413 once
 #: authenticated) and closes the connection.
@@ -50,15 +66,28 @@ def dumps(obj: Any) -> bytes:
     return json.dumps(obj, separators=(",", ":")).encode("ascii")
 
 
-def sync_detail(entry: dict[str, Any]) -> str:
-    """The access-log detail of one Cohort Sync request, from its log entry."""
+def access_detail(entry: dict[str, Any]) -> str:
+    """The access-log detail of one API request, from its log entry (never a key)."""
+    endpoint = entry.get("endpoint")
+    if endpoint == ENDPOINT_COHORTSYNC:
+        what: tuple[Any, ...] = (
+            entry.get("action") or "-",
+            f"cohort={entry.get('cohort_id') or '-'}",
+            f"members={entry.get('members', 0)}",
+        )
+    elif endpoint == ENDPOINT_GET_USER:
+        what = (
+            "get_user",
+            f"identifiers={entry.get('identifiers', 0)}",
+            f"found={entry.get('found', 0)}",
+        )
+    else:
+        what = (f"segments_{entry.get('format')}", f"results={entry.get('results', 0)}")
     return " ".join(
         str(part)
         for part in (
             entry.get("workspace") or "-",
-            entry.get("action") or "-",
-            f"cohort={entry.get('cohort_id') or '-'}",
-            f"members={entry.get('members', 0)}",
+            *what,
             entry.get("error_type"),
             entry.get("fault"),
             f"req={entry.get('request_id')}",
@@ -307,11 +336,10 @@ class Handler(BaseHTTPRequestHandler):
     do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
 
     def _dispatch(self) -> None:
-        path = urlsplit(self.path).path
-        if path == COHORT_SYNC_PATH:
-            if self.command == "POST":
-                self._cohortsync()
-            else:
+        url = urlsplit(self.path)
+        path = url.path
+        if path in (COHORT_SYNC_PATH, GET_USER_PATH):
+            if self.command != "POST":
                 self._read_body()
                 self._error(
                     405,
@@ -319,6 +347,12 @@ class Handler(BaseHTTPRequestHandler):
                     f"{self.command} is not allowed on {path}",
                     extra=[("Allow", "POST")],
                 )
+            elif path == COHORT_SYNC_PATH:
+                self._cohortsync()
+            else:
+                self._lookup(url.query)
+        elif path == CUSTOM_SEGMENTS_PATH or _segment_id(path) is not None:
+            self._segments(path, url.query)
         elif path == control.CONTROL_PREFIX or path.startswith(control.CONTROL_PREFIX + "/"):
             self._control(path)
         else:
@@ -328,20 +362,59 @@ class Handler(BaseHTTPRequestHandler):
     def _cohortsync(self) -> None:
         body, length = self._read_body()
         h = self.headers
-        out: Outcome = self.server.state.handle_sync(
-            authorization=h.get("Authorization"),
-            appkey=h.get(HEADER_APPKEY),
-            partner=h.get(HEADER_PARTNER),
-            content_type=h.get("Content-Type"),
-            body=body,
-            body_len=length,
+        self._answer(
+            handle_sync(
+                self.server.state,
+                authorization=h.get("Authorization"),
+                appkey=h.get(HEADER_APPKEY),
+                partner=h.get(HEADER_PARTNER),
+                content_type=h.get("Content-Type"),
+                body=body,
+                body_len=length,
+            )
         )
+
+    def _lookup(self, query: str) -> None:
+        body, length = self._read_body()
+        app_ids = parse_qs(query, keep_blank_values=True).get(GET_USER_APP_ID_PARAM)
+        self._answer(
+            handle_lookup(
+                self.server.state,
+                authorization=self.headers.get("Authorization"),
+                app_id=app_ids[-1] if app_ids else None,
+                content_type=self.headers.get("Content-Type"),
+                body=body,
+                body_len=length,
+            )
+        )
+
+    def _segments(self, path: str, query: str) -> None:
+        self._read_body()
+        if self.command != "GET":
+            rid = uuid.uuid4().hex
+            message = f"{self.command} is not allowed on {path}"
+            body = segments_error_body(405, message, rid)
+            self._send(405, body, [("x-request-id", rid), ("Allow", "GET")])
+            self._access(405, p.TYPE_METHOD)
+            return
+        self._answer(
+            handle_segments(
+                self.server.state,
+                segment_id=_segment_id(path),
+                query=query,
+                authorization=self.headers.get("Authorization"),
+                appkey=self.headers.get(HEADER_APPKEY),
+            )
+        )
+
+    def _answer(self, out: Outcome) -> None:
+        """Send (or drop) a pipeline's outcome and write the access-log line."""
         if out.drop:
             self._drop()
         else:
             self._send(out.status, out.body, out.headers)
         if self.server.access_log is not None:
-            self._access("dropped" if out.drop else out.status, sync_detail(out.entry))
+            self._access("dropped" if out.drop else out.status, access_detail(out.entry))
 
     def _control(self, path: str) -> None:
         body, _ = self._read_body()
@@ -358,3 +431,14 @@ class Handler(BaseHTTPRequestHandler):
             self._error(err.status, err.type, err.message, err.attribute, extra=reply.headers)
         else:
             self._json(reply.result)
+
+
+def _segment_id(path: str) -> str | None:
+    """The percent-decoded ``{id}`` of ``/v3/custom-segments/{id}``, else None."""
+    prefix = CUSTOM_SEGMENTS_PATH + "/"
+    if not path.startswith(prefix):
+        return None
+    raw = path[len(prefix) :]
+    if not raw or "/" in raw:
+        return None
+    return unquote(raw)

@@ -1,7 +1,7 @@
 """The :class:`Emulator` facade and :func:`serve`, the foreground server of ``moecohort emulator``.
 
-The HTTP front end is in :mod:`.handler`, the control API in :mod:`.control`, the state and
-the Cohort Sync pipeline in :mod:`.state`.
+The HTTP front end is in :mod:`.handler`, the control API in :mod:`.control`, the state in
+:mod:`.state`, the API pipelines in :mod:`.cohortsync`, :mod:`.lookups` and :mod:`.segments`.
 """
 
 from __future__ import annotations
@@ -11,22 +11,31 @@ import os
 import socket
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import TracebackType
 from typing import IO, Any
 
 from .control import CONTROL_PREFIX
-from .facts import COHORT_SYNC_PATH, REQUESTS_PER_MINUTE
+from .facts import (
+    COHORT_SYNC_PATH,
+    CUSTOM_SEGMENTS_PATH,
+    GET_USER_PATH,
+    LOOKUPS_PER_MINUTE,
+    REQUESTS_PER_MINUTE,
+)
 from .faults import Faults
 from .handler import EmulatorHTTPServer
+from .model import DEFAULT_SEGMENT_SOURCE, DEFAULT_SEGMENT_TYPE
 from .samples import load_samples
 from .state import DEFAULT_LOG_LIMIT, DEFAULT_MAX_COHORTS, EmulatorState
+from .users import UsersArg
 
 __all__ = ["Emulator", "serve"]
 
 
 class Emulator:
-    """A local stand-in for the destination side of MoEngage's Cohort Sync API.
+    """A local stand-in for MoEngage's Cohort Sync API, the Get User API and the Custom
+    Segments API v3 (read side), as a destination app answers them.
 
     A real HTTP server on a daemon thread, in the spirit of moto::
 
@@ -45,9 +54,10 @@ class Emulator:
         rate_limit: False disables per-workspace rate limits (for benchmarks);
             ``Faults.requests_per_minute`` still applies.
         faults: initial :class:`Faults`.
-        max_cohorts: cohorts a workspace may hold (MoEngage: 1,000 active segments).
+        max_cohorts: segments of all kinds a workspace may hold, cohorts included
+            (MoEngage: 1,000 active segments).
         log_limit: request-log entries kept in memory (None: unbounded).
-        clock: monotonic clock (seconds) for rate windows; tests can pass a fake one.
+        clock: monotonic clock (seconds) for every rate window; tests can pass a fake one.
         access_log: text stream for one line per request (None: silent).
     """
 
@@ -169,8 +179,18 @@ class Emulator:
         return self._state.seed
 
     @property
+    def lookup_endpoint(self) -> str:
+        """Get User API URL without the query: ``url + "/v1/customers/export"``."""
+        return self.url + GET_USER_PATH
+
+    @property
+    def segments_endpoint(self) -> str:
+        """Custom Segments API URL: ``url + "/v3/custom-segments"``."""
+        return self.url + CUSTOM_SEGMENTS_PATH
+
+    @property
     def max_cohorts(self) -> int:
-        """Cohorts a workspace may hold before new ones get a 400."""
+        """Segments of all kinds a workspace may hold; a new cohort beyond gets a 400."""
         return self._state.max_cohorts
 
     @property
@@ -192,24 +212,33 @@ class Emulator:
         self,
         workspace_id: str,
         api_key: str,
-        users: Iterable[str] = (),
+        users: UsersArg = (),
         *,
         requests_per_minute: int | None = REQUESTS_PER_MINUTE,
         suspended: bool | str = False,
+        lookups: bool = True,
+        lookups_per_minute: int | None = LOOKUPS_PER_MINUTE,
     ) -> dict[str, Any]:
         """Register (or replace) a destination workspace.
 
         Args:
-            workspace_id: the Basic-auth username and ``MOE-APPKEY`` value.
+            workspace_id: the Basic-auth username, ``MOE-APPKEY`` and ``app_id`` value.
             api_key: the Data API key (Basic-auth password).
-            users: uids that exist in the workspace; only these can join cohorts.
-                Matching is exact (no trimming or case folding).
-            requests_per_minute: rate limit (None: unlimited).
+            users: the users that exist in the workspace; only these can join cohorts or be
+                looked up. Matching is exact (no trimming or case folding). An iterable of
+                uids, a mapping ``uid -> {attribute: value}``, or a list of uids and dicts
+                with the uid under ``customer_id`` (see :mod:`moecohort.emulator.users`).
+                An ``id`` attribute is MoEngage's internal id; without one each user gets a
+                stable 24-hex-digit id derived from the workspace and the uid.
+            requests_per_minute: Cohort Sync rate limit (None: unlimited).
             suspended: True (403 "Account Suspended") or one of "Account Suspended",
                 "Account Temporarily Suspended", "BlockedClient".
+            lookups: False: the Get User API is not enabled for the workspace (403).
+            lookups_per_minute: Get User API limit in users (identifiers) a minute
+                (None: unlimited).
 
         Re-adding an existing workspace replaces its key, users and settings but keeps
-        its cohorts and current rate window. Returns the workspace as
+        its cohorts, segments and current rate windows. Returns the workspace as
         :meth:`workspaces` shows it (the key only as a hint).
         """
         return self._state.add_workspace(
@@ -218,6 +247,8 @@ class Emulator:
             users,
             requests_per_minute=requests_per_minute,
             suspended=suspended,
+            lookups=lookups,
+            lookups_per_minute=lookups_per_minute,
         )
 
     def remove_workspace(self, workspace_id: str) -> None:
@@ -225,8 +256,57 @@ class Emulator:
         self._state.remove_workspace(workspace_id)
 
     def workspaces(self) -> list[dict[str, Any]]:
-        """Registered workspaces: id, key hint, user/cohort counts, limit, suspension."""
+        """Registered workspaces: id, key hint, user/cohort/segment counts, limits,
+        suspension, whether lookups are enabled."""
         return self._state.workspaces()
+
+    # --- users --------------------------------------------------------------------------------
+    def users(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Every user of a workspace as the Get User API shows it (``customer_id``, ``id``,
+        then the attributes), in registration order. KeyError for an unknown workspace."""
+        return self._state.users(workspace_id)
+
+    def user(self, workspace_id: str, uid: str) -> dict[str, Any]:
+        """One user, as in :meth:`users`. KeyError if the workspace or the user is unknown."""
+        return self._state.user(workspace_id, uid)
+
+    # --- segments -----------------------------------------------------------------------------
+    def add_segment(
+        self,
+        workspace_id: str,
+        name: str,
+        *,
+        type: str = DEFAULT_SEGMENT_TYPE,  # noqa: A002 - the API's own field name
+        source: str = DEFAULT_SEGMENT_SOURCE,
+        id: str | None = None,  # noqa: A002 - the API's own field name
+        created_time: str | float | None = None,
+    ) -> dict[str, Any]:
+        """Register a segment made on the dashboard (``source="DASHBOARD"``) or through the
+        File Segment API (``"FILE"``, or ``"API"``), as the Custom Segments API lists it.
+
+        The Cohort Sync endpoint then refuses (400) a cohort with the same name. ``type``
+        defaults to the value MoEngage's example shows; the ``source`` spellings are the
+        emulator's own. ``id`` defaults to 24 hex digits derived from the workspace and the
+        name; ``created_time`` (ISO 8601 or epoch seconds, default now) is shown in UTC
+        without a zone. ValueError for a name or id the workspace already has, or beyond
+        ``max_cohorts`` segments of all kinds ("Total active segments limit breached").
+        Returns the segment as the API shows it.
+        """
+        return self._state.add_segment(
+            workspace_id,
+            name,
+            type_=type,
+            source=source,
+            segment_id=id,
+            created_time=created_time,
+        )
+
+    def segments(self, workspace_id: str) -> list[dict[str, Any]]:
+        """Every segment of a workspace as ``GET /v3/custom-segments`` lists it, oldest
+        first: the cohorts the Cohort Sync endpoint created (``type`` "COHORT_SYNC",
+        ``source`` "COHORT_SYNC_API": not documented, the emulator's own values) and the
+        registered ones. Each: ``name``, ``id``, ``created_time``, ``type``, ``source``."""
+        return self._state.segments(workspace_id)
 
     # --- cohorts ------------------------------------------------------------------------------
     def cohorts(self, workspace_id: str) -> list[dict[str, Any]]:
@@ -255,22 +335,30 @@ class Emulator:
 
     # --- log, reset, faults -------------------------------------------------------------------
     def request_log(
-        self, ws: str | None = None, *, limit: int | None = None
+        self, ws: str | None = None, *, limit: int | None = None, endpoint: str | None = None
     ) -> list[dict[str, Any]]:
-        """Cohort Sync requests, oldest first (only the last ``limit`` if given).
+        """API requests, oldest first (only the last ``limit`` if given; only those of
+        ``endpoint`` if given: ``"cohortsync"``, ``"get_user"`` or ``"custom_segments"``).
 
-        Each entry: ``seq``, ``time`` (ISO), ``ts`` (epoch), ``request_id``,
+        Every entry: ``seq``, ``time`` (ISO), ``ts`` (epoch), ``request_id``,
         ``workspace`` (the Basic-auth username, even when authentication failed),
-        ``authenticated``, ``format``, ``action``, ``cohort_id``, ``cohort_name``,
-        ``members`` (uids in the request), ``unmatched`` (of those, not workspace
-        users), ``page`` (segment-sync pagination), ``body_bytes``, ``status`` (None
-        when dropped before answering), ``error_type`` and ``fault`` (the injected
-        fault, if any). Control-API calls are not logged.
+        ``authenticated``, ``endpoint``, ``format``, ``status`` (None when dropped before
+        answering), ``error_type`` and ``fault`` (the injected fault, if any).
+
+        Cohort Sync (``format`` "partner" or "segment_sync") adds ``action``,
+        ``cohort_id``, ``cohort_name``, ``members`` (uids in the request), ``unmatched``
+        (of those, not workspace users), ``page`` (segment-sync pagination),
+        ``body_bytes``. The Get User API (``format`` "export_users") adds
+        ``identifiers`` (as sent), ``found`` (users answered), ``not_found`` (identifiers
+        that named nobody) and ``body_bytes``. The Custom Segments API (``format`` "list"
+        or "get") adds ``name``, ``segment_id`` and ``results``. Control-API calls are
+        not logged.
         """
-        return self._state.request_log(ws, limit)
+        return self._state.request_log(ws, limit, endpoint)
 
     def reset(self, workspaces: bool = False) -> None:
-        """Clear cohorts, the request log and rate windows, and re-seed the fault RNG.
+        """Clear cohorts, registered segments, the request log and rate windows, and
+        re-seed the fault RNG. Users stay with their workspaces.
 
         With ``workspaces=True`` also forget every workspace. Faults are kept.
         """
@@ -315,6 +403,8 @@ def serve(
         lines = [
             f"moecohort emulator listening on {emu.url}",
             f"  Cohort Sync endpoint: {emu.endpoint}",
+            f"  Get User API:         {emu.lookup_endpoint}?app_id=<workspace_id>",
+            f"  Custom Segments API:  {emu.segments_endpoint}",
             f"  control API:          {emu.url}{CONTROL_PREFIX}/",
             f"  state:                {emu.db or 'in memory'}",
         ]

@@ -7,13 +7,14 @@ import base64
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
 from support import FakeClock
 
 from moecohort.emulator import Emulator
-from moecohort.emulator.facts import COHORT_SYNC_PATH
+from moecohort.emulator.facts import COHORT_SYNC_PATH, CUSTOM_SEGMENTS_PATH, GET_USER_PATH
 
 WS = "WS-TEST"
 KEY = "test-key-0123456789"
@@ -129,6 +130,94 @@ class Api:
 
     def segment(self, sync_id: str, **kw: Any) -> requests.Response:
         return self.post(self.segment_body(sync_id, **kw), segment=True)
+
+    # --- the Get User API ---------------------------------------------------------------------
+    @staticmethod
+    def lookup_body(
+        identifiers: Iterable[str | tuple[str, str]], fields: list[str] | None = None
+    ) -> dict[str, Any]:
+        """A Get User body; a plain string is a ``customer_id``, a pair is (type, identifier)."""
+        items = []
+        for ident in identifiers:
+            kind, value = ("customer_id", ident) if isinstance(ident, str) else ident
+            items.append({"identifier_type": kind, "identifier": value})
+        data: dict[str, Any] = {"identifiers": items}
+        if fields is not None:
+            data["user_fields_to_export"] = fields
+        return {"data": data}
+
+    def lookup(
+        self,
+        identifiers: Iterable[str | tuple[str, str]] = (),
+        fields: list[str] | None = None,
+        *,
+        body: Any = None,
+        raw: bytes | None = None,
+        ws: str | None = None,
+        key: str | None = None,
+        app_id: str | None = "<ws>",
+        authorization: str | None = "<basic>",
+        content_type: str | None = "application/json",
+    ) -> requests.Response:
+        """POST to the Get User API (``app_id`` defaults to the Basic-auth workspace)."""
+        ws = self.ws if ws is None else ws
+        key = self.key if key is None else key
+        h: dict[str, str] = {}
+        if authorization == "<basic>":
+            h["Authorization"] = basic(ws, key)
+        elif authorization is not None:
+            h["Authorization"] = authorization
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        params = {"app_id": ws if app_id == "<ws>" else app_id} if app_id is not None else None
+        if raw is None:
+            raw = json.dumps(body if body is not None else self.lookup_body(identifiers, fields))
+            raw = raw.encode()
+        return self.session.post(
+            self.emu.url + GET_USER_PATH, params=params, data=raw, headers=h, timeout=10
+        )
+
+    # --- the Custom Segments API --------------------------------------------------------------
+    def segments(
+        self,
+        segment_id: str | None = None,
+        *,
+        name: str | None = None,
+        params: Any = None,
+        ws: str | None = None,
+        key: str | None = None,
+        appkey: str | None = "<ws>",
+        authorization: str | None = "<basic>",
+        method: str = "GET",
+    ) -> requests.Response:
+        """GET the segments list (``name`` filters) or, with ``segment_id``, one segment."""
+        ws = self.ws if ws is None else ws
+        key = self.key if key is None else key
+        h: dict[str, str] = {}
+        if authorization == "<basic>":
+            h["Authorization"] = basic(ws, key)
+        elif authorization is not None:
+            h["Authorization"] = authorization
+        if appkey == "<ws>":
+            h["MOE-APPKEY"] = ws
+        elif appkey is not None:
+            h["MOE-APPKEY"] = appkey
+        url = self.emu.url + CUSTOM_SEGMENTS_PATH
+        if segment_id is not None:
+            url += "/" + quote(segment_id, safe="")
+        if params is None and name is not None:
+            params = {"name": name}
+        return self.session.request(method, url, params=params, headers=h, timeout=10)
+
+    @staticmethod
+    def segments_error(response: requests.Response) -> dict[str, Any]:
+        """The ``error`` of a Custom Segments envelope, after checking the envelope's shape."""
+        body = response.json()
+        assert set(body) == {"response_id", "type", "error"}
+        assert body["type"] == "custom_segment"
+        assert body["response_id"] == response.headers["x-request-id"]
+        assert set(body["error"]) == {"code", "message"}
+        return body["error"]
 
     def control(self, method: str, path: str, body: Any = None) -> requests.Response:
         kwargs: dict[str, Any] = {"timeout": 10}
