@@ -61,10 +61,37 @@ def table_html(
     )
 
 
+#: The longest text a view shows of one value (an id, a message): longer values are cut
+#: and say their length. The data itself (``result.failed``, ``--failed-out``) keeps them whole.
+MAX_SHOWN_CHARS = 80
+
+
+def shorten(value: object, limit: int = MAX_SHOWN_CHARS) -> object:
+    """``value`` itself, or, for text longer than ``limit``, its start, an ellipsis and its
+    length: ``"aaaa… (200,000 characters)"``."""
+    if isinstance(value, str) and len(value) > limit:
+        return f"{value[:limit]}… ({len(value):,} characters)"
+    return value
+
+
+def shown(df: pd.DataFrame, limit: int = MAX_SHOWN_CHARS) -> pd.DataFrame:
+    """``df`` for display: text longer than ``limit`` cut by :func:`shorten` (the frame
+    itself when nothing is that long)."""
+    long_text = [
+        column
+        for column in df.columns
+        if df[column].dtype == object or isinstance(df[column].dtype, pd.StringDtype)
+        if df[column].map(lambda v: isinstance(v, str) and len(v) > limit).any()
+    ]
+    if not long_text:
+        return df
+    return df.assign(**{str(c): df[c].astype(object).map(shorten) for c in long_text})
+
+
 def frame_html(df: pd.DataFrame, max_rows: int = 20) -> str:
-    """A DataFrame as escaped HTML (pandas escapes cell values by default)."""
-    shown = df.head(max_rows)
+    """A DataFrame as escaped HTML (pandas escapes cell values by default), long text cut."""
+    shown_rows = shown(df.head(max_rows))
     more = (
         f"<div class='note'>… {len(df) - max_rows:,} more rows</div>" if len(df) > max_rows else ""
     )
-    return shown.to_html(escape=True, border=0, max_cols=20) + more
+    return shown_rows.to_html(escape=True, border=0, max_cols=20) + more

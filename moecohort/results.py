@@ -25,6 +25,11 @@ def _plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
+def _samples(ids: list[str], n: int = 5) -> str:
+    """The first ``n`` ids, quoted (so stray spaces show), long ones cut."""
+    return ", ".join(str(_html.shorten(repr(i))) for i in ids[:n])
+
+
 def _failed_with_op() -> pd.DataFrame:
     frame = failed_frame()
     frame.insert(0, "op", pd.Categorical([], categories=["add", "remove"]))
@@ -223,7 +228,8 @@ class PushResult(DeliveryResult):
             )
         if len(self.failed):
             lines.append("  failed (first rows):")
-            lines += ["    " + line for line in self.failed.head(5).to_string().splitlines()]
+            rows = _html.shown(self.failed.head(5)).to_string()
+            lines += ["    " + line for line in rows.splitlines()]
         return lines
 
     def _badge(self) -> str:
@@ -330,9 +336,9 @@ class SyncResult(DeliveryResult):
             lines.append(f"  stopped: {self.stopped_by}")
         if self.dry_run:
             if self.sample_adds:
-                lines.append(f"  e.g. adds: {', '.join(map(repr, self.sample_adds[:5]))}")
+                lines.append(f"  e.g. adds: {_samples(self.sample_adds)}")
             if self.sample_removes:
-                lines.append(f"  e.g. removes: {', '.join(map(repr, self.sample_removes[:5]))}")
+                lines.append(f"  e.g. removes: {_samples(self.sample_removes)}")
             if self.plan is not None and len(self.plan):
                 lines.append(
                     f"  plan: {len(self.plan):,} requests, {int(self.plan['bytes'].sum()):,} bytes"
@@ -353,6 +359,6 @@ class SyncResult(DeliveryResult):
             sections.append((f"failed ({len(self.failed):,})", _html.frame_html(self.failed)))
         for label, sample in (("adds", self.sample_adds), ("removes", self.sample_removes)):
             if sample:
-                text = ", ".join(_html.esc(repr(s)) for s in sample[:10])
+                text = _html.esc(_samples(sample, 10))
                 sections.append((f"sample {label}", f"<div class='note'>{text}</div>"))
         return sections

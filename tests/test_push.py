@@ -761,6 +761,18 @@ def test_result_repr_and_html_are_escaped(rsps):
         assert KEY not in shown and B64 not in shown
 
 
+def test_a_very_long_id_is_cut_in_every_view_and_kept_whole_in_the_data(rsps):
+    serve(rsps)
+    huge = "x" * 200_000
+    result = push(pd.DataFrame({"uid": [huge, "ok"]}))
+    assert result.members_failed == 1 and result.failed["error_type"].iloc[0] == "IdTooLarge"
+    assert result.failed["uid"].iloc[0] == huge  # the data keeps the whole id
+    text, page = repr(result), result._repr_html_()
+    assert len(text) < 2_000 and len(page) < 10_000  # was 400 KB of id and padding
+    for view in (text, page):
+        assert "x" * 81 not in view and "(200,000 characters)" in view
+
+
 def test_summary_counts(rsps):
     serve(rsps)
     result = push(MESSY)

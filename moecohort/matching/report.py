@@ -177,8 +177,8 @@ class OverlapReport:
     def _near_misses_shown(self) -> pd.DataFrame:
         """Near misses with ids quoted, so stray whitespace is visible."""
         return self.near_misses.assign(
-            source_id=self.near_misses["source_id"].map(repr),
-            destination_id=self.near_misses["destination_id"].map(repr),
+            source_id=self.near_misses["source_id"].map(lambda v: _html.shorten(repr(v))),
+            destination_id=self.near_misses["destination_id"].map(lambda v: _html.shorten(repr(v))),
         )
 
     def __repr__(self) -> str:
@@ -217,7 +217,9 @@ class OverlapReport:
             ["in both apps", f"only in {self.source_label}", f"only in {self.destination_label}"]
         ):
             if self._sets.count(i):
-                sample = ", ".join(_html.esc(repr(v)) for v in self._sets.head(i, 10))
+                sample = ", ".join(
+                    _html.esc(_html.shorten(repr(v))) for v in self._sets.head(i, 10)
+                )
                 more = " …" if self._sets.count(i) > 10 else ""
                 sections.append((f"sample ids {label}", f"<div class='note'>{sample}{more}</div>"))
         details = "".join(
