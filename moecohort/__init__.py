@@ -30,9 +30,8 @@ import importlib
 import logging as _logging
 from typing import TYPE_CHECKING, Any
 
-import wrapt
-
 from ._constants import VERSION as __version__
+from ._hooks import after_import
 from .errors import (
     AccountSuspendedError,
     AllAnonymousError,
@@ -175,12 +174,12 @@ def __dir__() -> list[str]:
     return sorted({*globals(), *__all__})
 
 
-def _register_accessor(_pandas: object) -> None:
+def _register_accessor() -> None:
     importlib.import_module(f"{__name__}.accessor")  # registers df.moe
 
 
 # df.moe: now if pandas is loaded already, else the moment it is.
-wrapt.register_post_import_hook(_register_accessor, "pandas")
+after_import("pandas", _register_accessor)
 
 # A library never prints by itself: logging stays silent until the application configures it.
 _logging.getLogger("moecohort").addHandler(_logging.NullHandler())
