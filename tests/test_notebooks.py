@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
+import re
 import secrets
 from pathlib import Path
 from types import ModuleType
@@ -146,6 +147,18 @@ def test_notebook_runs_top_to_bottom(path: Path, kernel_env: Path) -> None:
         assert "members, 239 expected" in text
     images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
     assert images, "no chart was drawn"
+    # Every table shows counts as integers and missing counts as 0: no "2420.0", no
+    # "3.000000", no NaN.
+    tables = [
+        o["data"]["text/html"]
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "<table" in o.get("data", {}).get("text/html", "")
+    ]
+    assert tables
+    for table in tables:
+        assert not re.search(r">\s*NaN\s*<", table), table
+        assert not re.search(r"\d\.0+\s*</td>", table), table
 
 
 # --------------------------------------------------------------------------- no key saved
