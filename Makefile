@@ -17,18 +17,32 @@ help:
 	@echo "make lint           ruff, mypy, the import layers and the structure rules, notebooks"
 	@echo "make bench          benchmarks, written to benchmarks/results.md"
 
-$(VENV)/.installed: pyproject.toml
+# Three installs, each on top of the one before: what `make demo` needs (the package
+# alone), what `make test` needs (its test extras), everything (lint, browser, benchmarks).
+CORE := $(VENV)/.installed-core
+TESTS := $(VENV)/.installed-test
+DEV := $(VENV)/.installed
+
+$(CORE): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(TESTS): $(CORE)
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(DEV): $(TESTS)
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(DEV)
 
-test: $(VENV)/.installed
+test: $(TESTS)
 	$(PY) -m pytest -m "not browser" $(PYTEST_ARGS)
 
-lint: $(VENV)/.installed
+lint: $(DEV)
 	$(PY) -m ruff check moecohort tests benchmarks scripts
 	$(PY) -m ruff format --check moecohort tests benchmarks scripts
 	$(PY) -m mypy
@@ -47,18 +61,18 @@ test-pandas22: $(PD22_VENV)/.installed
 	$(PD22_VENV)/bin/python -c "import pandas; assert pandas.__version__.startswith('2.2'), pandas.__version__"
 	$(PD22_VENV)/bin/python -m pytest -m "not browser and not notebook" $(PYTEST_ARGS)
 
-demo: $(VENV)/.installed
+demo: $(CORE)
 	$(VENV)/bin/moecohort demo
 
-browser-test: $(VENV)/.installed
+browser-test: $(TESTS)
 	bash scripts/install-chromium.sh
 	mkdir -p $(ARTIFACTS)
 	ARTIFACTS="$(abspath $(ARTIFACTS))" $(PY) -m pytest -m browser tests/browser $(PYTEST_ARGS)
 
-lab: $(VENV)/.installed
+lab: $(DEV)
 	$(VENV)/bin/jupyter lab notebooks/
 
-bench: $(VENV)/.installed
+bench: $(DEV)
 	$(PY) benchmarks/run_all.py
 
 clean:

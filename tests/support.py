@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
+import threading
 import uuid
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 #: The sample exports of two apps (data/samples).
@@ -74,3 +77,53 @@ def recording_pacer(*args, **kwargs):
             return sorted(self._granted)  # grants are in time order; threads append late
 
     return RecordingPacer(*args, **kwargs)
+
+
+class HoldingServer:
+    """A Cohort Sync endpoint on 127.0.0.1 that answers the first request (unless
+    ``answer_first=False``) and holds every later one until :meth:`release`: those stay in
+    flight as long as a test needs. ``held`` is set once a request is being held."""
+
+    def __init__(self, answer_first: bool = True) -> None:
+        self.held = threading.Event()  # a request is being held
+        self.released = threading.Event()
+        self.answered = 0
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with outer._lock:
+                    first = answer_first and outer.answered == 0 and not outer.held.is_set()
+                    if first:
+                        outer.answered += 1
+                if not first:
+                    outer.held.set()
+                    outer.released.wait(60)
+                with outer._lock:
+                    if not first:
+                        outer.answered += 1
+                body = json.dumps({"status": "success", "message": "accepted"}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def release(self) -> None:
+        self.released.set()
+
+    def close(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()

@@ -10,20 +10,18 @@ the reports say what was acknowledged, next to what was planned.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from click.testing import CliRunner
-from support import ids
+from support import HoldingServer, ids
 
 import moecohort as mc
 from moecohort.cli import cli
@@ -36,52 +34,6 @@ FAST = 60_000  # requests per minute: pacing never decides anything here
 
 def interrupt() -> None:
     os.kill(os.getpid(), signal.SIGINT)
-
-
-class HoldingServer:
-    """A Cohort Sync endpoint on 127.0.0.1 that answers the first request and holds every
-    later one until :meth:`release`: those stay in flight as long as a test needs."""
-
-    def __init__(self) -> None:
-        self.held = threading.Event()  # a request is being held
-        self.released = threading.Event()
-        self.answered = 0
-        self._lock = threading.Lock()
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                self.rfile.read(int(self.headers["Content-Length"]))
-                with outer._lock:
-                    first = outer.answered == 0 and not outer.held.is_set()
-                    if first:
-                        outer.answered += 1
-                if not first:
-                    outer.held.set()
-                    outer.released.wait(60)
-                body = json.dumps({"status": "success", "message": "accepted"}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def release(self) -> None:
-        self.released.set()
-
-    def close(self) -> None:
-        self.release()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

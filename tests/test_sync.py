@@ -3,6 +3,7 @@ streamed input, and kill-and-resume with a real SIGKILL."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sqlite3
@@ -202,26 +203,43 @@ def test_a_second_sync_of_the_same_cohort_waits_or_stops(emu, app, state):
     run(frame(USERS[:10]), app, state)  # creates the state and the cohort
     locks = list(state.parent.glob(f"{state.name}.*.lock"))
     assert len(locks) == 1
-    # Another process holds the cohort's lock for a second, as a running sync would.
+    # Another process holds the cohort's lock, as a running sync would, until told to stop.
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
-            "import sys, time; from filelock import FileLock; "
+            "import sys; from filelock import FileLock; "
             "lock = FileLock(sys.argv[1]); lock.acquire(); print('locked', flush=True); "
-            "time.sleep(1.0)",
+            "sys.stdin.readline()",
             str(locks[0]),
         ],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
+
+    class ReleaseWhenWaiting(logging.Handler):
+        """The holder lets go once the second sync says it is waiting (an event, no delay)."""
+
+        def emit(self, record: logging.LogRecord) -> None:
+            if "waiting up to" in record.getMessage():
+                assert holder.stdin is not None
+                holder.stdin.write("done\n")
+                holder.stdin.flush()
+
+    logger = logging.getLogger("moecohort")
+    release, level = ReleaseWhenWaiting(), logger.level
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(mc.SyncLockedError, match="Another sync of cohort 'Mirror' is running"):
             run(frame(USERS[:20]), app, state)
-        waited = run(frame(USERS[:20]), app, state, wait=30)  # waits for the holder to end
+        logger.addHandler(release)
+        logger.setLevel(logging.INFO)
+        waited = run(frame(USERS[:20]), app, state, wait=60)  # waits for the holder to end
         assert waited.ok and waited.to_add == 10
     finally:
+        logger.removeHandler(release)
+        logger.setLevel(level)
         holder.kill()
         holder.wait()
     other_cohort = run(frame(USERS[:5]), app, state, name="Another")
@@ -297,7 +315,7 @@ def test_sigkill_mid_sync_then_rerun_ends_exact_without_resending(
     assert child.poll() is None, child.communicate()
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=10)
-    time.sleep(0.3)  # let requests already on the wire land
+    assert emu.wait_idle()  # requests already on the wire have landed (or were dropped)
 
     known = _known(state)  # what the state had recorded as acknowledged
     mark = len(emu.request_log("KILL"))

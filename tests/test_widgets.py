@@ -13,7 +13,6 @@ import json
 import re
 import subprocess
 import sys
-import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ import matplotlib
 import pandas as pd
 import pytest
 from ipywidgets.widgets.widget_selection import _Selection
+from support import HoldingServer
 
 import moecohort as mc
 from moecohort import widgets as mw
@@ -423,18 +423,23 @@ def test_push_against_the_emulator(emu: Emulator) -> None:
     assert emu.cohort_members(WS, "Buyers") == set()
 
 
-def test_push_runs_in_the_background(emu: Emulator) -> None:
-    emu.set_faults(latency_s=0.5)
-    panel = mw.PushPanel(frame(), app_for(emu), id_col="ID", cohort_name="Slow")
-    started = time.monotonic()
-    assert panel.push(wait=False) is None
-    assert time.monotonic() - started < 0.4, "the push blocked the caller"
-    assert panel.running and panel.push_button.disabled and panel.dry_run_button.disabled
-    assert panel.progress.layout.display is None
-    panel.push(wait=False)  # a second press while running starts nothing
-    assert "already running" in html_text(panel.output)
-    result = panel.wait(30)
-    assert result is not None and result.ok and result.requests == 1
+def test_push_runs_in_the_background() -> None:
+    # The server holds the request until released: push(wait=False) must return meanwhile.
+    server = HoldingServer(answer_first=False)
+    try:
+        app = mc.AppCredentials(WS, KEY, base_url=server.url)
+        panel = mw.PushPanel(frame(), app, id_col="ID", cohort_name="Slow")
+        assert panel.push(wait=False) is None
+        assert server.held.wait(30)  # the request is on its way, and the caller is free
+        assert panel.running and panel.push_button.disabled and panel.dry_run_button.disabled
+        assert panel.progress.layout.display is None
+        panel.push(wait=False)  # a second press while running starts nothing
+        assert "already running" in html_text(panel.output)
+        server.release()
+        result = panel.wait(30)
+        assert result is not None and result.ok and result.requests == 1
+    finally:
+        server.close()
 
 
 def test_failed_users_download_as_csv(emu: Emulator) -> None:

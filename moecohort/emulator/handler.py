@@ -27,7 +27,7 @@ import sys
 import threading
 import traceback
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import IO, Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -116,6 +116,8 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         self._log_lock = threading.Lock()
         self._conns: set[socket.socket] = set()
         self._conns_cond = threading.Condition()
+        self._busy = 0  # requests being handled (read, applied, answered)
+        self._busy_cond = threading.Condition()
         super().__init__(address, Handler)
 
     def server_bind(self) -> None:
@@ -133,6 +135,23 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
         with self._conns_cond:
             self._conns.discard(conn)
             self._conns_cond.notify_all()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Count a request as being handled until its answer is written (or it failed)."""
+        with self._busy_cond:
+            self._busy += 1
+        try:
+            yield
+        finally:
+            with self._busy_cond:
+                self._busy -= 1
+                self._busy_cond.notify_all()
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no request is being handled; False if ``timeout`` passed first."""
+        with self._busy_cond:
+            return self._busy_cond.wait_for(lambda: self._busy == 0, timeout=timeout)
 
     def close_connections(self, timeout: float = 2.0) -> None:
         """Shut every open connection down and wait (briefly) for their handlers."""
@@ -322,7 +341,8 @@ class Handler(BaseHTTPRequestHandler):
     # --- dispatch -----------------------------------------------------------------------------
     def do_GET(self) -> None:
         try:
-            self._dispatch()
+            with self.server.busy():
+                self._dispatch()
         except BadRequest as exc:
             self.send_error(400, str(exc))
         except OSError:

@@ -334,6 +334,13 @@ class Emulator:
         return self._state.cohort_unmatched(workspace_id, cohort_id_or_name)
 
     # --- log, reset, faults -------------------------------------------------------------------
+    def wait_idle(self, timeout: float | None = 30.0) -> bool:
+        """Wait until no request is being handled (every request received has been applied
+        and answered, or dropped): what a test reads after a client died mid-request.
+        Returns False if ``timeout`` seconds passed first."""
+        server = self._server
+        return True if server is None else server.wait_idle(timeout)
+
     def request_log(
         self, ws: str | None = None, *, limit: int | None = None, endpoint: str | None = None
     ) -> list[dict[str, Any]]:

@@ -139,7 +139,17 @@ def _acquire(store: SyncState, key: int, cohort_name: str, wait: float) -> FileL
     digest = hashlib.sha256(f"{store.path.resolve()}|{key}".encode()).hexdigest()[:16]
     lock = FileLock(str(store.path.with_name(f"{store.path.name}.{digest}.lock")))
     try:
-        lock.acquire(timeout=wait)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            if not wait:
+                raise
+            log.info(
+                "another sync of %r is running; waiting up to %gs for it to finish",
+                cohort_name,
+                wait,
+            )
+            lock.acquire(timeout=wait)
     except Timeout:
         who = store.running_run(key)
         raise SyncLockedError(

@@ -121,7 +121,7 @@ def test_latency(api, emu):
     emu.set_faults(latency_s=0.15, latency_jitter_s=0.05)
     t0 = time.perf_counter()
     assert api.add("c1", ["u1"]).ok
-    assert 0.15 <= time.perf_counter() - t0 < 1.5
+    assert time.perf_counter() - t0 >= 0.15  # never sooner (later on a busy machine: fine)
 
 
 def test_faults_skip_401_and_403(api, emu):
