@@ -7,9 +7,11 @@ a cohort, and reads the cohort back to show it holds exactly those users.
 
 from __future__ import annotations
 
+import os
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .credentials import AppCredentials
@@ -19,7 +21,7 @@ from .matching import keep_in_destination, overlap
 from .push import check_connection, push_cohort
 from .samples import DESTINATION_FILE, SOURCE_FILE, load_samples, samples_dir
 
-__all__ = ["DEMO_COHORT", "Sandbox", "run_demo", "sandbox"]
+__all__ = ["DEMO_COHORT", "Sandbox", "next_step", "notebooks_dir", "run_demo", "sandbox"]
 
 DEMO_COHORT = "High intent shoppers from ShopNow"
 
@@ -138,13 +140,36 @@ def run_demo(echo: Callable[[str], None] = print, *, progress: ProgressOption = 
                 f"the cohort holds exactly the {len(members):,} users in both apps. "
                 "Done: this is what Outbound Segment Sync would have built."
             )
-            echo(
-                "\nNext: `jupyter lab notebooks/` for the notebook version, or "
-                "`moecohort --help` for the commands."
-            )
+            echo(next_step())
             return 0
         say(
             f"MISMATCH: cohort has {len(members):,} members, expected {len(expected):,} "
             f"(missing {len(expected - members):,}, unexpected {len(members - expected):,})"
         )
         return 1
+
+
+def notebooks_dir(package: Path | None = None) -> Path | None:
+    """Where the worked notebooks are: ``moecohort/_notebooks`` in an installed wheel, or
+    ``notebooks/`` of a source checkout (as :func:`~moecohort.samples.samples_dir` finds
+    the samples); None when neither holds any. ``package``: the ``moecohort`` folder."""
+    here = package or Path(__file__).resolve().parent
+    for candidate in (here / "_notebooks", here.parent / "notebooks"):
+        if candidate.is_dir() and any(candidate.glob("*.ipynb")):
+            return candidate
+    return None
+
+
+def next_step(package: Path | None = None) -> str:
+    """The demo's last line: how to open the notebooks from where they are."""
+    folder = notebooks_dir(package)
+    if folder is None or folder.name == "_notebooks":  # installed: copy them out first
+        command = "moecohort notebooks ./notebooks && jupyter lab notebooks/"
+    else:
+        try:
+            relative = os.path.relpath(folder)
+        except ValueError:  # another drive (Windows)
+            relative = ".."
+        shown = folder if relative.startswith("..") else relative
+        command = f"jupyter lab {shown}{os.sep}"
+    return f"\nNext: `{command}` for the notebook version, or `moecohort --help` for the commands."

@@ -46,7 +46,14 @@ class ConfigurationError(MoEngageError, ValueError):
 
 
 class InputError(MoEngageError, ValueError):
-    """The data given to moecohort cannot be used; raised before anything is sent."""
+    """The data given to moecohort cannot be used; raised before anything is sent.
+
+    ``str(error)`` is :attr:`problem` followed by :attr:`advice`, the fix in Python's
+    words. With a :attr:`suggestion` the advice is built here, in one place:
+    ``Did you mean id_col='ID'?`` (``param=suggestion``, or ``spelled`` when Python
+    writes it otherwise, such as ``on=('ID', 'uid')``). Another face (the command line)
+    shows :attr:`problem` with its own words for the fix: ``Did you mean --id-col ID?``.
+    """
 
     def __init__(
         self,
@@ -55,15 +62,31 @@ class InputError(MoEngageError, ValueError):
         column: str | None = None,
         rows: Any = None,
         param: str | None = None,
+        suggestion: Any = None,
+        spelled: str | None = None,
+        advice: str | None = None,
+        path: str | None = None,
     ) -> None:
-        super().__init__(message)
+        if suggestion is not None and param is not None:
+            advice = f"Did you mean {spelled or f'{param}={suggestion!r}'}?"
+        super().__init__(f"{message} {advice}" if advice else message)
+        #: What is wrong, without the advice.
+        self.problem = message
+        #: What to change, in Python's words (None when the problem says it all).
+        self.advice = advice
         #: The column at fault, when there is one.
         self.column = column
         #: A small DataFrame of offending rows, when there are any (pandera-style).
         self.rows = rows
         #: The argument to change, by its Python name (``"id_col"``, ``"on"``...), when
-        #: the fix is a different argument rather than different data.
+        #: the fix is a different argument rather than different data. A missing column
+        #: of the destination side is ``"destination_col"`` (``on[1]`` of ``overlap``,
+        #: ``destination_col`` of ``keep_in_destination``).
         self.param = param
+        #: The value to give ``param`` instead (a column name), when one is likely.
+        self.suggestion = suggestion
+        #: The file at fault, when the input was a path.
+        self.path = path
 
 
 class EmptyInputError(InputError):

@@ -88,8 +88,10 @@ def id_chunks(data: Any, id_col: str, *, chunk_rows: int = CHUNK_ROWS) -> Iterat
 def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.ChunkedArray]:
     if not path.exists():
         raise InputError(
-            f"No such file: {str(path)!r}. Give a DataFrame, an iterator of DataFrames, "
-            "a path to a Parquet or CSV file, or a pyarrow RecordBatchReader."
+            f"No such file: {str(path)!r}.",
+            advice="Give a DataFrame, an iterator of DataFrames, a path to a Parquet or CSV "
+            "file, or a pyarrow RecordBatchReader.",
+            path=str(path),
         )
     name = path.name.lower()
     if name.endswith((".parquet", ".pq")):
@@ -111,14 +113,24 @@ def _file_chunks(path: Path, id_col: str, chunk_rows: int) -> Iterator[pa.Chunke
         with reader:
             for chunk in reader:
                 yield to_arrow_ids(chunk[id_col], column=id_col, frame=chunk)
+    elif name.endswith(_EXCEL):
+        raise InputError(
+            f"Cannot read {path.name}: Excel files are not read directly.",
+            advice="Load the sheet with pd.read_excel(path) and pass the DataFrame (or save "
+            "it as CSV or Parquet).",
+            path=str(path),
+        )
     else:
         raise InputError(
-            f"Cannot read {path.name}: give a .parquet or .csv/.tsv file (compressed or not), "
-            "or a DataFrame, an iterator of DataFrames, or a pyarrow RecordBatchReader."
+            f"Cannot read {path.name}: not a .parquet or .csv/.tsv file (compressed or not).",
+            advice="Give such a file, or a DataFrame, an iterator of DataFrames, or a pyarrow "
+            "RecordBatchReader.",
+            path=str(path),
         )
 
 
 _COMPRESSIONS = ("", ".gz", ".bz2", ".zip", ".xz", ".zst")
+_EXCEL = (".xlsx", ".xlsm", ".xls", ".xlsb")
 
 
 def _is_text_table(name: str) -> bool:

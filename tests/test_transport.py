@@ -524,3 +524,76 @@ def test_transport_validates_its_arguments():
         Transport(APP, max_retries=-1)
     with pytest.raises(ConfigurationError):
         Transport(APP, requests_per_minute=0)
+
+
+# --------------------------------------------------------------------------- offline: why no answer
+def _dns_error() -> requests.ConnectionError:
+    import socket
+
+    from urllib3.exceptions import MaxRetryError, NameResolutionError
+
+    reason = NameResolutionError(
+        "api-01.moengage.com", None, socket.gaierror(-2, "Name or service not known")
+    )
+    return requests.ConnectionError(MaxRetryError(None, "/v1/integrations/cohortsync", reason))
+
+
+def _certificate_error() -> requests.exceptions.SSLError:
+    import ssl
+
+    cause = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] certificate expired")
+    cause.verify_message = "certificate has expired"
+    return requests.exceptions.SSLError(cause)
+
+
+@pytest.mark.parametrize(
+    ("make_exc", "words"),
+    [
+        (_dns_error, ["api-01.moengage.com was not found (DNS)", "data center"]),
+        (_certificate_error, ["TLS/certificate", "certificate has expired", "api-01.moengage"]),
+        (
+            lambda: requests.ConnectTimeout("connect timed out"),
+            ["no connection to api-01.moengage.com within 10 s (timeout)", "firewall"],
+        ),
+        (
+            lambda: requests.ReadTimeout("read timed out"),
+            ["api-01.moengage.com did not answer within 60 s (timeout)"],
+        ),
+        (
+            lambda: requests.exceptions.ProxyError("proxy said no"),
+            ["proxy", "HTTPS_PROXY"],
+        ),
+    ],
+)
+def test_a_network_failure_says_host_cause_and_what_to_check(rsps, clock, make_exc, words):
+    rsps.add(responses.POST, URL, body=make_exc())
+    with make(clock, max_retries=0) as t:
+        reply = t.send(b"{}")
+    assert reply.status is None and reply.error_type in ("ConnectionError", "Timeout")
+    for word in words:
+        assert word in reply.message
+    assert "Max retries exceeded" not in reply.message
+
+
+def test_a_refused_connection_names_the_host_and_port(clock):
+    import socket
+
+    with socket.socket() as sock:  # a port nothing listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app = AppCredentials("WS", KEY, base_url=f"http://127.0.0.1:{port}")
+    with Transport(app, max_retries=0, pacer=fake_pacer(300, clock)) as t:
+        reply = t.send(b"{}")
+    assert reply.error_type == "ConnectionError"
+    assert reply.message.startswith(f"connection refused by 127.0.0.1:{port}: nothing is listening")
+    assert "Max retries" not in reply.message and "/v1/integrations" not in reply.message
+
+
+def test_a_network_failure_message_keeps_only_hosts_of_urls(rsps, clock):
+    leaky = f"failed for https://proxy.example/v1/x?key={KEY} and http://user:{KEY}@other.example/"
+    rsps.add(responses.POST, URL, body=requests.ConnectionError(leaky))
+    with make(clock, max_retries=0) as t:
+        reply = t.send(b"{}")
+    assert KEY not in reply.message
+    assert "proxy.example" in reply.message and "other.example" in reply.message
+    assert reply.message.startswith("network error talking to api-01.moengage.com")

@@ -7,21 +7,26 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sqlite3
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import click
 
 from .._constants import DEFAULT_REQUESTS_PER_MINUTE, VERSION
-from ..credentials import AppCredentials, get_credentials, normalize_data_center
+from ..credentials import (
+    DEFAULT_ENV_PREFIX,
+    AppCredentials,
+    get_credentials,
+    normalize_data_center,
+)
+from ..credentials.app import env_names, read_env
 from ..errors import APIError, ConfigurationError, MoEngageError, PushFailedError
+from .messages import cli_message, command_flags
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from ..results import DeliveryResult
 
 __all__ = [
@@ -32,7 +37,6 @@ __all__ = [
     "echo_result",
     "friendly",
     "progress_option",
-    "read_table",
     "sending_options",
     "verbose_asked",
 ]
@@ -59,7 +63,7 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
         except MoEngageError as exc:
             from ..results import DeliveryResult
 
-            line = str(exc).splitlines()[0] if str(exc) else repr(exc)
+            line = cli_message(exc)  # in the words of the command line: its flags
             partial = exc.result if isinstance(exc, (APIError, PushFailedError)) else None
             if isinstance(partial, DeliveryResult):
                 click.echo(f"Error: {line}", err=True)
@@ -82,7 +86,13 @@ def friendly(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except Exception as exc:
             if isinstance(exc, _file_errors()):
-                raise click.ClickException(f"could not read the file: {exc}") from exc
+                hint = ""
+                if isinstance(exc, UnicodeDecodeError) and "--encoding" in command_flags():
+                    hint = (
+                        " (the file is in another encoding: pass --encoding, e.g. cp1252 "
+                        "for Excel on Windows)"
+                    )
+                raise click.ClickException(f"could not read the file: {exc}{hint}") from exc
             if verbose_asked():
                 raise
             raise click.ClickException(
@@ -117,28 +127,15 @@ def verbose_asked() -> bool:
     return bool(ctx and ctx.find_root().params.get("verbose"))
 
 
-def read_table(path: str | Path, id_col: str | None = None) -> pd.DataFrame:
-    """Read a CSV (optionally compressed) or Parquet file. The id column of a CSV is
-    read as text, so ids such as ``007123`` keep their leading zeros."""
-    import pandas as pd
-
-    p = Path(path)
-    if not p.exists():
-        raise FileNotFoundError(2, "No such file", str(p))
-    name = p.name.lower()
-    if name.endswith((".parquet", ".pq")):
-        return pd.read_parquet(p)
-    sep = "\t" if name.endswith((".tsv", ".tsv.gz")) else ","
-    dtype = {id_col: str} if id_col else None
-    return pd.read_csv(p, dtype=dtype, sep=sep)
-
-
 def app_from_options(profile: str | None, env_prefix: str | None) -> AppCredentials:
     try:
         return get_credentials(profile=profile, env_prefix=env_prefix)
     except ConfigurationError:
         if profile or env_prefix:
             raise
+        names = env_names(DEFAULT_ENV_PREFIX)
+        if any(read_env(names, os.environ).values()):
+            raise  # MOECOHORT_* variables are set: the error names the one at fault
         raise click.ClickException(
             "no credentials given: pass --profile NAME (save one with `moecohort profiles add "
             "NAME`) or --env PREFIX (reads PREFIX_WORKSPACE_ID, PREFIX_DATA_API_KEY, "

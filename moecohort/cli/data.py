@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,8 +21,16 @@ from .base import (
     credential_options,
     echo_result,
     friendly,
-    read_table,
     sending_options,
+)
+from .files import (
+    CsvFormat,
+    csv_options,
+    library_reads,
+    read_ids,
+    read_layout,
+    require_id_column,
+    stream_ids,
 )
 
 
@@ -31,21 +40,38 @@ from .base import (
 @click.argument("destination", type=click.Path(dir_okay=False))
 @click.option("--on", default="uid", show_default=True, help="Id column (in both files).")
 @click.option("--dest-on", help="Id column of DESTINATION when its name differs.")
+@csv_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @friendly
-def overlap(source: str, destination: str, on: str, dest_on: str | None, as_json: bool) -> None:
+def overlap(
+    source: str,
+    destination: str,
+    on: str,
+    dest_on: str | None,
+    sep: str | None,
+    encoding: str,
+    no_header: bool,
+    as_json: bool,
+) -> None:
     """Compare the user ids of two exports (CSV or Parquet).
 
     Ids match exactly; anonymous users are counted apart and near misses (ids that
     differ only by whitespace, case or Unicode form) are listed, never merged.
+    --sep, --encoding and --no-header describe both files.
     """
     from ..matching import overlap as compute
 
-    src = read_table(source, on)
-    dst = read_table(destination, dest_on or on)
-    report = compute(
-        src, dst, on=(on, dest_on or on), labels=(Path(source).name, Path(destination).name)
-    )
+    fmt = CsvFormat(sep, encoding, header=not no_header)
+    dst_on = dest_on or on
+    src_layout = read_layout(source, fmt, on, "--on")
+    dst_layout = read_layout(destination, fmt, dst_on, "--dest-on" if dest_on else "--on")
+    require_id_column(src_layout, on, "on")
+    require_id_column(dst_layout, dst_on, "destination_col")
+    src, dst = read_ids(src_layout, on), read_ids(dst_layout, dst_on)
+    labels = (src_layout.name, dst_layout.name)
+    if labels[0] == labels[1]:  # the report's two columns need two names
+        labels = (f"{source} (source)", f"{destination} (destination)")
+    report = compute(src, dst, on=(on, dst_on), labels=labels)
     if as_json:
         summary = report.summary()
         payload = {
@@ -62,6 +88,64 @@ def overlap(source: str, destination: str, on: str, dest_on: str | None, as_json
         click.echo(repr(report))
 
 
+# --------------------------------------------------------------------------- push and sync input
+_only_in_options = [
+    click.option(
+        "--only-in",
+        metavar="DEST_EXPORT",
+        type=click.Path(dir_okay=False),
+        help="Keep only the users this export of the destination (CSV or Parquet) has, "
+        "as keep_in_destination does; says on stderr how many were left out.",
+    ),
+    click.option("--dest-on", metavar="COL", help="Id column of --only-in (default: --id-col)."),
+]
+
+
+def input_options(func: Any) -> Any:
+    """--sep, --encoding, --no-header, --only-in and --dest-on."""
+    for option in reversed(_only_in_options):
+        func = option(func)
+    return csv_options(func)
+
+
+@contextlib.contextmanager
+def users_of(
+    file: str,
+    fmt: CsvFormat,
+    id_col: str,
+    only_in: str | None,
+    dest_on: str | None,
+    *,
+    allow_empty: bool = False,
+) -> Iterator[Any]:
+    """What ``push_cohort`` / ``sync_cohort`` read from FILE: the path itself when the
+    library reads it as asked (streamed: any file size works), else the id column in
+    chunks; with --only-in, those chunks filtered to the destination's users."""
+    if dest_on and not only_in:
+        raise click.UsageError("--dest-on names the id column of --only-in: give --only-in too")
+    layout = read_layout(file, fmt, id_col, "--id-col")
+    require_id_column(layout, id_col, "id_col")
+    if layout.empty and allow_empty:
+        import pandas as pd
+
+        yield pd.DataFrame({id_col: pd.Series([], dtype=object)})
+        return
+    if only_in:
+        from .only_in import OnlyIn, destination_ids
+
+        column = dest_on or id_col
+        export = read_layout(only_in, CsvFormat(), column, "--dest-on")
+        require_id_column(export, column, "destination_col")
+        keep = OnlyIn(destination_ids(export, column), export.name)
+        with contextlib.closing(stream_ids(layout, id_col)) as chunks:
+            yield keep.filter(chunks, id_col)
+    elif library_reads(layout, fmt) and not layout.empty:
+        yield str(layout.path)
+    else:
+        with contextlib.closing(stream_ids(layout, id_col)) as chunks:
+            yield chunks
+
+
 # --------------------------------------------------------------------------- push
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
@@ -71,6 +155,7 @@ def overlap(source: str, destination: str, on: str, dest_on: str | None, as_json
 @click.option("--action", type=click.Choice(["add", "remove"]), default="add", show_default=True)
 @click.option("--description", help="Cohort description (cohort_sync format only).")
 @click.option("--dry-run", is_flag=True, help="Validate and show the request plan; send nothing.")
+@input_options
 @friendly
 def push(
     file: str,
@@ -78,6 +163,11 @@ def push(
     profile: str | None,
     env_prefix: str | None,
     id_col: str,
+    sep: str | None,
+    encoding: str,
+    no_header: bool,
+    only_in: str | None,
+    dest_on: str | None,
     action: str,
     wire_format: str,
     cohort_id: str | None,
@@ -101,21 +191,23 @@ def push(
         if (dry_run and not profile and not env_prefix)
         else app_from_options(profile, env_prefix)
     )
-    result = push_cohort(
-        file,  # read in chunks, de-duplicated on disk: any file size works
-        app,
-        cohort_name,
-        id_col=id_col,
-        action=action,
-        cohort_id=cohort_id,
-        description=description,
-        wire_format=wire_format,
-        requests_per_minute=rpm,
-        max_in_flight=max_in_flight,
-        max_retries=max_retries,
-        dry_run=dry_run,
-        progress=progress,
-    )
+    fmt = CsvFormat(sep, encoding, header=not no_header)
+    with users_of(file, fmt, id_col, only_in, dest_on) as users:
+        result = push_cohort(
+            users,  # read in chunks, de-duplicated on disk: any file size works
+            app,
+            cohort_name,
+            id_col=id_col,
+            action=action,
+            cohort_id=cohort_id,
+            description=description,
+            wire_format=wire_format,
+            requests_per_minute=rpm,
+            max_in_flight=max_in_flight,
+            max_retries=max_retries,
+            dry_run=dry_run,
+            progress=progress,
+        )
     echo_result(result, failed_out, as_json, dry_run=result.dry_run)
 
 
@@ -143,6 +235,12 @@ def push(
     help="Seconds to wait for another sync of the cohort to end.",
 )
 @click.option("--dry-run", is_flag=True, help="Show what would be added and removed; send nothing.")
+@click.option(
+    "--allow-empty",
+    is_flag=True,
+    help="Sync an empty FILE (or one of anonymous users only): everyone leaves the cohort.",
+)
+@input_options
 @friendly
 def sync(
     file: str,
@@ -150,6 +248,12 @@ def sync(
     profile: str | None,
     env_prefix: str | None,
     id_col: str,
+    sep: str | None,
+    encoding: str,
+    no_header: bool,
+    only_in: str | None,
+    dest_on: str | None,
+    allow_empty: bool,
     state: str | None,
     resync: str | None,
     wire_format: str,
@@ -170,22 +274,26 @@ def sync(
     """
     from ..sync import sync_cohort
 
-    result = sync_cohort(
-        file,
-        app_from_options(profile, env_prefix),
-        cohort_name,
-        id_col=id_col,
-        cohort_id=cohort_id,
-        state=state,
-        resync=resync,
-        dry_run=dry_run,
-        wire_format=wire_format,
-        requests_per_minute=rpm,
-        max_in_flight=max_in_flight,
-        max_retries=max_retries,
-        wait=wait,
-        progress=progress,
-    )
+    app = app_from_options(profile, env_prefix)
+    fmt = CsvFormat(sep, encoding, header=not no_header)
+    with users_of(file, fmt, id_col, only_in, dest_on, allow_empty=allow_empty) as users:
+        result = sync_cohort(
+            users,
+            app,
+            cohort_name,
+            id_col=id_col,
+            cohort_id=cohort_id,
+            state=state,
+            resync=resync,
+            dry_run=dry_run,
+            wire_format=wire_format,
+            requests_per_minute=rpm,
+            max_in_flight=max_in_flight,
+            max_retries=max_retries,
+            wait=wait,
+            progress=progress,
+            allow_empty=allow_empty,
+        )
     echo_result(
         result,
         failed_out,

@@ -326,7 +326,8 @@ class ProfileStore:
             if kr is None and use_keyring:
                 raise ConfigurationError(
                     f"Cannot store the key of profile {profile!r} in a keyring: {why}. "
-                    "Save with use_keyring=False to keep it in the 0600 profiles file."
+                    "Save with use_keyring=False to keep it in the 0600 profiles file.",
+                    setting="use_keyring",
                 )
         entry: dict[str, Any] = {
             "workspace_id": creds.workspace_id,

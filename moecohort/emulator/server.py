@@ -396,15 +396,24 @@ def serve(
     *,
     stop_event: threading.Event | None = None,
     out: IO[str] | None = None,
+    faults: Faults | None = None,
 ) -> None:
     """Run an emulator in the foreground until Ctrl-C (or until ``stop_event`` is set).
 
     Prints the URL, the control API and, with ``samples_dir``, the demo workspaces and
     their keys (see :func:`load_samples`). Unless ``quiet``, one line per request goes
-    to stderr. ``out`` is where the banner goes (stdout by default).
+    to stderr. ``out`` is where the banner goes (stdout by default). ``faults``: the
+    initial :class:`Faults` (as ``Emulator(faults=...)``).
     """
     stream = out if out is not None else sys.stdout
-    emu = Emulator(host=host, port=port, db=db, seed=seed, access_log=None if quiet else sys.stderr)
+    emu = Emulator(
+        host=host,
+        port=port,
+        db=db,
+        seed=seed,
+        access_log=None if quiet else sys.stderr,
+        faults=faults,
+    )
     emu.start()
     try:
         lines = [

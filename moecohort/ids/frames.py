@@ -24,8 +24,9 @@ def require_column(
     (or appears more than once).
 
     ``param`` is the argument the user should change; ``where`` names the frame;
-    ``suggest`` turns a likely column into the argument to write (default
-    ``param=column``).
+    ``suggest`` spells the argument to write for a likely column (default
+    ``param=column``). The likely column is the error's ``suggestion``, so that each face
+    can say how to pass it (see :class:`InputError`).
     """
     if not isinstance(df, pd.DataFrame):
         raise InputError(f"Expected a pandas DataFrame, got {type(df).__name__}.")
@@ -39,14 +40,16 @@ def require_column(
     if column not in df.columns:
         cols = ", ".join(repr(c) for c in df.columns[:30])
         more = f" and {len(df.columns) - 30} more" if len(df.columns) > 30 else ""
-        hint = ""
+        likely = None
         lowered = {str(c).strip().lower(): c for c in df.columns}
         for guess in (str(column).lower(), "id", "uid", "customer_id", "user_id"):
             if guess in lowered:
-                written = suggest(lowered[guess]) if suggest else f"{param}={lowered[guess]!r}"
-                hint = f" Did you mean {written}?"
+                likely = lowered[guess]
                 break
         raise InputError(
-            f"Column {column!r} not found. {where} has: {cols or '(no columns)'}{more}.{hint}",
+            f"Column {column!r} not found. {where} has: {cols or '(no columns)'}{more}.",
             column=column,
+            param=param,
+            suggestion=likely,
+            spelled=suggest(likely) if suggest and likely is not None else None,
         )

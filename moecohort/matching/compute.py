@@ -94,14 +94,24 @@ def overlap(
     use = _engine(engine)
     # Large sides are read and checked in parallel threads (Arrow and numpy release the GIL).
     big = _rows_hint(source) + _rows_hint(destination) >= PARTITION_ROWS
+    # A missing column names the side at fault: param "on" for the source, and
+    # "destination_col" for the destination (the CLI's --on and --dest-on).
     sides = [
-        (source, src_col, "The source", lambda c: f"on=({c!r}, {dst_col!r})"),
-        (destination, dst_col, "The destination", lambda c: f"on=({src_col!r}, {c!r})"),
+        (source, src_col, "The source", "on", lambda c: f"on=({c!r}, {dst_col!r})"),
+        (
+            destination,
+            dst_col,
+            "The destination",
+            "destination_col",
+            lambda c: f"on=({src_col!r}, {c!r})",
+        ),
     ]
     src, dst = _run(
         [
-            partial(_side, obj, col, placeholders, where, changes=near_misses, suggest=suggest)
-            for obj, col, where, suggest in sides
+            partial(
+                _side, obj, col, placeholders, where, param, changes=near_misses, suggest=suggest
+            )
+            for obj, col, where, param, suggest in sides
         ],
         parallel=big,
     )

@@ -10,17 +10,23 @@ from __future__ import annotations
 
 import base64
 import collections
+import http.client
 import json
 import logging
 import random
+import re
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import requests.auth
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from .._constants import (
@@ -44,6 +50,7 @@ __all__ = [
     "Reply",
     "Transport",
     "TransportStats",
+    "network_failure_message",
 ]
 
 log = logging.getLogger("moecohort")
@@ -251,8 +258,7 @@ class Transport:
     def _network_failure(self, kind: str, exc: Exception) -> Reply:
         with self._lock:
             self.stats.statuses[kind] += 1
-        # The exception text names the host and the reason; it never holds credentials.
-        message = str(exc).split(" (Caused by ")[0][:300] or kind
+        message = network_failure_message(self.url, exc, self.timeout)
         log.debug("POST %s failed: %s", self.url, message)
         return Reply(status=None, error_type=kind, message=message)
 
@@ -287,6 +293,100 @@ class Transport:
             log.debug("rate limit window nearly spent; pausing %.1fs", reset)
             self.pacer.pause_for(reset)
         return None
+
+
+def network_failure_message(
+    url: str, exc: BaseException, timeout: tuple[float, float] = (10.0, 60.0)
+) -> str:
+    """Why a request to ``url`` got no answer, in words: the host, the cause (connection
+    refused, host name not found, timeout, TLS/certificate, proxy, connection closed)
+    classified from the requests/urllib3 exception and its causes, and what to check.
+
+    Only the host of ``url`` is shown; for an unknown cause, the exception's text with
+    every URL in it cut down to its host (an address could carry a secret).
+    """
+    parts = urlsplit(url)
+    host = parts.hostname or "the server"
+    where = f"{host}:{parts.port}" if parts.port else host
+    chain = _causes(exc)
+
+    def caused_by(*kinds: type[BaseException]) -> BaseException | None:
+        return next((e for e in chain if isinstance(e, kinds)), None)
+
+    cert = caused_by(ssl.SSLCertVerificationError)
+    if cert is not None or caused_by(requests.exceptions.SSLError, ssl.SSLError):
+        why = getattr(cert, "verify_message", None) or "the TLS handshake failed"
+        return (
+            f"TLS/certificate problem with {where}: {why}. Check the base URL (https:// to a "
+            "server that speaks it) and the CA certificates (REQUESTS_CA_BUNDLE behind a "
+            "proxy that inspects HTTPS)."
+        )
+    if caused_by(requests.exceptions.ProxyError, urllib3.exceptions.ProxyError):
+        return (
+            f"the proxy failed to connect to {where}. Check the HTTPS_PROXY / HTTP_PROXY "
+            "settings (and NO_PROXY for a local emulator)."
+        )
+    if caused_by(urllib3.exceptions.NameResolutionError, socket.gaierror):
+        return (
+            f"the host name {host} was not found (DNS). Check the data center or base URL, "
+            "and your network connection."
+        )
+    if caused_by(ConnectionRefusedError):
+        return (
+            f"connection refused by {where}: nothing is listening there. Check the base URL "
+            "(or data center) and that the server, or the emulator, is running."
+        )
+    if caused_by(requests.ConnectTimeout, urllib3.exceptions.ConnectTimeoutError) and not (
+        caused_by(urllib3.exceptions.NewConnectionError)
+    ):
+        return (
+            f"no connection to {where} within {timeout[0]:g} s (timeout). Check your network "
+            "connection, VPN, proxy or firewall."
+        )
+    if caused_by(requests.Timeout, urllib3.exceptions.ReadTimeoutError, TimeoutError):
+        return (
+            f"{where} did not answer within {timeout[1]:g} s (timeout). The server may be "
+            "overloaded; check your network connection, proxy or firewall."
+        )
+    if caused_by(ConnectionResetError, http.client.RemoteDisconnected):
+        return (
+            f"{where} closed the connection without an answer. Check the base URL and any "
+            "proxy or firewall in between."
+        )
+    errno_text = next((e.strerror for e in chain if isinstance(e, OSError) and e.strerror), None)
+    text = errno_text or _without_urls(str(exc).split(" (Caused by ")[0])[:200]
+    return (
+        f"network error talking to {where}: {text or type(exc).__name__}. Check your "
+        "network connection, proxy or firewall."
+    )
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: causes, contexts, urllib3's ``reason``, exception args."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 32:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return seen
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _without_urls(text: str) -> str:
+    """``text`` with each URL replaced by its host."""
+
+    def host(match: re.Match[str]) -> str:
+        try:
+            return urlsplit(match.group(0)).hostname or "(address)"
+        except ValueError:
+            return "(address)"
+
+    return _URL.sub(host, text)
 
 
 def reply_from(resp: requests.Response) -> Reply:
