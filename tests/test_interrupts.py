@@ -265,3 +265,17 @@ def test_the_cli_says_nothing_was_sent_when_ctrl_c_comes_before_sending(tmp_path
     assert result.exit_code == 130, result.output
     assert "interrupted: nothing more is sent" in result.output
     assert "Traceback" not in result.output and "Aborted!" not in result.output
+
+
+def test_ctrl_c_while_the_command_loads_ends_quietly(monkeypatch, capsys):
+    import moecohort.cli as entry
+
+    def loading():
+        raise KeyboardInterrupt  # as if Ctrl-C came while the commands were imported
+
+    monkeypatch.setattr(entry, "_group", loading)
+    with pytest.raises(SystemExit) as info:
+        entry.main()
+    assert info.value.code == 130
+    captured = capsys.readouterr()
+    assert captured.err.strip() == "interrupted" and "Traceback" not in captured.err
