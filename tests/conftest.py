@@ -23,6 +23,17 @@ def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def sigint():
+    """SIGINT raises KeyboardInterrupt during the test, as in a terminal or a Jupyter kernel,
+    even when the test run itself was started with SIGINT ignored (a background job)."""
+    import signal
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.fixture
 def rsps():
     """A ``responses`` mock of ``requests``: nothing leaves the process."""
     import responses

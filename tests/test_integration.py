@@ -298,6 +298,7 @@ def test_pacing_holds_against_the_emulator(emu, app, users):
 
 
 @pytest.mark.parametrize("streamed", [False, True])
+@pytest.mark.usefixtures("sigint")
 def test_ctrl_c_stops_gracefully_and_accounts_for_everyone(emu, app, users, tmp_path, streamed):
     """The first Ctrl-C (SIGINT, as Jupyter's "interrupt kernel" sends) stops the push:
     nothing more is sent, and every user is accounted for as accepted or not sent."""

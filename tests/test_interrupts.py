@@ -31,6 +31,8 @@ KEY = "interrupt-key-3c9a71"
 USERS = ids(30_000)
 FAST = 60_000  # requests per minute: pacing never decides anything here
 
+pytestmark = pytest.mark.usefixtures("sigint")
+
 
 def interrupt() -> None:
     os.kill(os.getpid(), signal.SIGINT)
@@ -279,3 +281,25 @@ def test_ctrl_c_while_the_command_loads_ends_quietly(monkeypatch, capsys):
     assert info.value.code == 130
     captured = capsys.readouterr()
     assert captured.err.strip() == "interrupted" and "Traceback" not in captured.err
+
+
+def test_a_process_told_to_ignore_ctrl_c_keeps_ignoring_it(holding):
+    # A background job (nohup, `cmd &`) starts with SIGINT ignored: a push must not undo it.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        app = mc.AppCredentials("WS", KEY, base_url=holding.url)
+        seen = []
+
+        def release_when_held() -> None:
+            holding.held.wait(60)
+            seen.append(signal.getsignal(signal.SIGINT))  # what the push installed, if anything
+            interrupt()  # ignored
+            holding.release()
+
+        watcher = in_background(release_when_held)
+        result = mc.push_cohort(pd.DataFrame({"uid": USERS}), app, "Ignored", progress=False)
+        watcher.join()
+        assert seen == [signal.SIG_IGN]
+        assert result.ok and result.members_accepted == len(USERS)
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -27,8 +27,9 @@ class Aborted(BaseException):
 
 
 class CtrlC:
-    """Counts Ctrl-C presses while it is entered (in the main thread only; elsewhere it
-    does nothing) and calls ``on_press(n)`` from a watcher thread for press ``n``.
+    """Counts Ctrl-C presses while it is entered (in the main thread only, and only when
+    SIGINT is not ignored; otherwise it does nothing) and calls ``on_press(n)`` from a
+    watcher thread for press ``n``.
 
     A third press raises :class:`KeyboardInterrupt`: the user wants out, whatever it costs.
     """
@@ -51,6 +52,8 @@ class CtrlC:
     def __enter__(self) -> CtrlC:
         if threading.current_thread() is not threading.main_thread():
             return self
+        if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+            return self  # told to ignore Ctrl-C (a background job, nohup): keep ignoring it
         read, write = os.pipe()
         try:
             self._previous = signal.signal(signal.SIGINT, self._handle)
