@@ -8,6 +8,7 @@ and a PushResult that accounts for every id.
 from __future__ import annotations
 
 import itertools
+import statistics
 
 import pandas as pd
 import pyarrow as pa
@@ -293,8 +294,11 @@ def test_pacing_holds_against_the_emulator(emu, app, users):
     times = [entry["ts"] for entry in emu.request_log("WS")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(times) == result.requests >= 5
-    assert min(gaps) >= 0.1 - ARRIVAL_JITTER_S
-    assert times[-1] - times[0] >= 0.1 * len(gaps) - ARRIVAL_JITTER_S  # unpaced: a few ms
+    # Arrival times carry the machine's scheduling: on a busy machine one request may arrive
+    # late and shorten the next gap (seen: 0.276 s then 0.009 s). The client's pace shows in
+    # the typical gap and in the whole span; unpaced, both would be a few ms.
+    assert statistics.median(gaps) >= 0.1 - ARRIVAL_JITTER_S
+    assert times[-1] - times[0] >= 0.1 * len(gaps) - ARRIVAL_JITTER_S
 
 
 @pytest.mark.parametrize("streamed", [False, True])
