@@ -19,7 +19,25 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
-__all__ = ["Aborted", "CtrlC"]
+__all__ = ["WAKE_S", "Aborted", "CtrlC", "join", "not_for_ctrl_c"]
+
+#: How often a waiting main thread wakes up, so that its signal handler can run: Python
+#: runs handlers in the main thread, and a wait the OS signal did not reach (it may land
+#: on any thread) would otherwise only end when what it waits for ends.
+WAKE_S = 0.1
+
+
+def not_for_ctrl_c() -> None:
+    """Called first in a thread of moecohort's own: SIGINT is delivered to another thread
+    (the main one, whose wait it then interrupts at once)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def join(thread: threading.Thread, give_up: Callable[[], bool] = lambda: False) -> None:
+    """Wait for ``thread`` to end (or for ``give_up()``), waking every :data:`WAKE_S`."""
+    while thread.is_alive() and not give_up():
+        thread.join(WAKE_S)
 
 
 class Aborted(BaseException):
@@ -73,7 +91,7 @@ class CtrlC:
         read, write = self._pipe
         os.close(write)  # the watcher handles the presses still in the pipe, then ends
         if self._watcher is not None:
-            self._watcher.join()
+            join(self._watcher)
         os.close(read)
         self._pipe = None
 
@@ -99,6 +117,7 @@ class CtrlC:
             raise Aborted
 
     def _watch(self) -> None:
+        not_for_ctrl_c()
         assert self._pipe is not None
         read = self._pipe[0]
         handled = 0

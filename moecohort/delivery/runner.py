@@ -14,7 +14,7 @@ from ..errors import APIError
 from ..payload import Batch, Plan
 from ..transport import NOT_SENT, Reply, Transport
 from .failures import Failures
-from .interrupts import CtrlC
+from .interrupts import WAKE_S, CtrlC, join, not_for_ctrl_c
 from .progress import Progress
 
 __all__ = ["INTERRUPTED", "Job", "Runner"]
@@ -104,7 +104,7 @@ class Runner:
                         # Bounded look-ahead, so streamed plans stay small in memory
                         # (once stopped, the rest is only accounted for: no need to wait).
                         while len(self._queue) >= 2 * self.workers and self.stopped_by is None:
-                            self._cv.wait(0.5)
+                            self._cv.wait(WAKE_S)
                         if self.aborted:
                             self._not_sent(*job)
                             continue
@@ -119,7 +119,7 @@ class Runner:
                     self._work()
                 with self._ctrl_c.blocking():
                     for t in threads:
-                        t.join()
+                        join(t, give_up=lambda: self.aborted)
         if self.aborted:
             self._account_abandoned()
         if self.progress is not None:
@@ -181,6 +181,8 @@ class Runner:
             self._cv.notify_all()
 
     def _work(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            not_for_ctrl_c()
         while True:
             job = self._next()
             if job is None:
