@@ -15,6 +15,7 @@ import math
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from moecohort.transport import (
     Transport,
 )
 from moecohort.transport.budget import (
+    BUDGET_FILE,
     PENDING_TTL_S,
     WINDOW_MARGIN_S,
     default_budget_dir,
@@ -387,6 +389,17 @@ def test_a_limit_the_server_announces_paces_every_process(folder):
     assert later[-1] - later[0] == pytest.approx(0.8)
 
 
+def test_after_slowing_down_the_next_start_keeps_the_new_spacing(folder):
+    clock = FakeClock()
+    a, b = pacer_for_test(3000, folder, clock), pacer_for_test(3000, folder, clock)
+    starts = [a.acquire(), b.acquire(), a.acquire()]  # 20 ms apart
+    assert a.slow_to(600)  # 100 ms apart from now on, from the last start
+    starts += [b.acquire(), a.acquire(), b.acquire()]
+    gaps = [y - x for x, y in itertools.pairwise(starts)]
+    assert gaps[:2] == pytest.approx([0.02, 0.02])
+    assert gaps[2:] == pytest.approx([0.1, 0.1, 0.1])
+
+
 def test_every_attempt_takes_a_start_from_the_shared_budget(rsps, folder):
     for status in (503, 502, 500):
         rsps.add(responses.POST, URL, status=status)
@@ -426,6 +439,16 @@ def test_a_clock_set_back_starts_the_schedule_again(folder):
     assert slot.granted and slot.at == 1000.0
     assert [at for at, _, _ in store.slots(KEY)] == [1000.0]
     assert store.paused_until(KEY) is None
+
+
+def test_a_store_of_another_version_is_made_again(folder):
+    folder.mkdir(parents=True)
+    with sqlite3.connect(folder / BUDGET_FILE) as conn:
+        conn.execute("CREATE TABLE slots (id INTEGER PRIMARY KEY, when_ TEXT)")
+        conn.execute("PRAGMA user_version = 99")
+    store = store_for(folder)
+    assert store.take(KEY, 1000.0, 300).granted
+    assert store.slots(KEY) == [(1000.0, False, os.getpid())]
 
 
 def test_an_unusable_store_paces_alone_with_a_warning(tmp_path, caplog):

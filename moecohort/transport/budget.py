@@ -17,8 +17,9 @@ does best: telling live processes from dead ones (:mod:`~moecohort.transport.hol
 API's counter (``"cohort_sync"``, 300 requests a minute; the Get User API's will be
 another), so one workspace can hold several budgets. Each budget holds the server's
 pause (``paused_until``), the limit the server announced (``x-ratelimit-limit``), and
-its *slots*: one row per request start (``at``, and ``next_at``, the grid's next slot),
-with the token and pid of the process that took it. A slot is *pending* while its
+its *slots*: one row per request start (``at``, and ``due``, the grid time it was due
+at, from which the next start's grid time follows at the pace of whoever asks), with the
+token and pid of the process that took it. A slot is *pending* while its
 process waits for that time, *sent* once the process starts the request at the actual
 time (the row then holds the actual time).
 
@@ -116,15 +117,18 @@ CREATE TABLE IF NOT EXISTS slots (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     budget INTEGER NOT NULL,
     at REAL NOT NULL,
-    next_at REAL NOT NULL,
+    due REAL NOT NULL,
     pending INTEGER NOT NULL,
     holder TEXT NOT NULL,
     pid INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS slots_by_time ON slots (budget, at);
-CREATE INDEX IF NOT EXISTS slots_by_next ON slots (budget, next_at);
 CREATE INDEX IF NOT EXISTS slots_by_holder ON slots (holder, pending);
 """
+#: ``PRAGMA user_version`` of the schema above. The store holds nothing that outlives a
+#: minute or two, so a file of another version is simply made again.
+SCHEMA_VERSION = 1
+_TABLES = ("meta", "budgets", "slots")
 
 
 def default_budget_dir() -> Path:
@@ -210,6 +214,11 @@ class BudgetStore:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")  # a process kill loses nothing
         with self._write() as conn:
+            (version,) = conn.execute("PRAGMA user_version").fetchone()
+            if version != SCHEMA_VERSION:
+                for table in _TABLES:
+                    conn.execute(f"DROP TABLE IF EXISTS {table}")
+                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -254,10 +263,7 @@ class BudgetStore:
             if row is not None and now < row[0]:
                 return slot  # woke early: keep waiting for it
             if row is not None and self._fits(conn, budget, slot.id, row[0], now, rate):
-                conn.execute(
-                    "UPDATE slots SET at = ?, pending = 0, next_at = MAX(next_at, ?) WHERE id = ?",
-                    (now, now + rate.interval / 2, slot.id),
-                )
+                conn.execute("UPDATE slots SET at = ?, pending = 0 WHERE id = ?", (now, slot.id))
                 return Slot(slot.id, now, granted=True)
             self._drop(conn, slot)
             return self._place(conn, budget, now, rate)
@@ -372,26 +378,26 @@ class BudgetStore:
 
     def _place(self, conn: sqlite3.Connection, budget: int, now: float, rate: Rate) -> Slot:
         """Grant a start now, or reserve the earliest one after every other slot."""
-        grid, last = conn.execute(
-            "SELECT MAX(next_at), MAX(at) FROM slots WHERE budget = ?", (budget,)
+        last = conn.execute(
+            "SELECT due, at FROM slots WHERE budget = ? ORDER BY at DESC LIMIT 1", (budget,)
         ).fetchone()
+        # The Pacer's grid, at the caller's pace: the slot after the last start (a late
+        # start made up by at most half a slot), or a new grid after an idle spell.
+        grid = -math.inf if last is None else following(last[0], last[1], rate.interval)
         (paused,) = conn.execute(
             "SELECT paused_until FROM budgets WHERE id = ?", (budget,)
         ).fetchone()
         at = max(
-            -math.inf if grid is None else grid,
+            grid,
             -math.inf if paused is None else paused,
-            -math.inf if last is None else last + rate.interval / 2,
             self._nth_latest(conn, budget, rate.per_window) + RATE_WINDOW_S + self.margin_s,
             self._nth_latest(conn, budget, rate.per_second) + 1.0,
         )
         start = max(at, now)
-        base = -math.inf if grid is None else grid
-        nxt = following(base, start, rate.interval)
+        due = start if start > grid + rate.interval else grid  # idle: a new grid starts
         slot = conn.execute(
-            "INSERT INTO slots (budget, at, next_at, pending, holder, pid) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (budget, start, nxt, int(at > now), self.holder.token, self.holder.pid),
+            "INSERT INTO slots (budget, at, due, pending, holder, pid) VALUES (?, ?, ?, ?, ?, ?)",
+            (budget, start, due, int(at > now), self.holder.token, self.holder.pid),
         ).lastrowid
         assert slot is not None
         return Slot(slot, start, granted=at <= now)
