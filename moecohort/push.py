@@ -72,6 +72,7 @@ def push_cohort(
     progress: ProgressOption = "auto",
     placeholders: Iterable[str] | None = None,
     timeout: Timeout = (10.0, 60.0),
+    shared_budget: bool | None = None,
 ) -> PushResult:
     """Add the users of ``df`` to (or remove them from) a cohort in ``app``.
 
@@ -84,7 +85,9 @@ def push_cohort(
     checked before anything is sent; see the module docs and the README for the
     rules. ``dry_run=True`` returns the plan without any HTTP request. ``progress``
     is ``"auto"`` (a tqdm bar in notebooks and terminals), True, False, or a
-    callable ``progress(done_users, total_users)``.
+    callable ``progress(done_users, total_users)``. ``shared_budget`` (default: on, unless
+    ``$MOECOHORT_SHARED_BUDGET=0``) shares the workspace's requests per minute with every
+    other moecohort process of the machine; False paces this push alone.
     """
     started = time.monotonic()
     verb = check_action(action)
@@ -94,6 +97,7 @@ def push_cohort(
         max_in_flight=max_in_flight,
         max_retries=max_retries,
         timeout=timeout,
+        shared_budget=shared_budget,
     )
     validate_cohort_name(cohort_name)
     cohort_id = check_cohort_id(cohort_id, cohort_name)

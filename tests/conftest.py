@@ -77,3 +77,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _private_rate_budget(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
+    """Every test's pushes share a rate budget of their own, never the user's (in the user
+    data folder) nor another test's: ``$MOECOHORT_BUDGET_DIR`` for child processes, and
+    the default directory itself for tests that clear the ``MOECOHORT_*`` variables."""
+    from moecohort.transport import budget
+
+    directory = tmp_path_factory.mktemp("budget")
+    monkeypatch.setenv(budget.BUDGET_DIR_ENV, str(directory))
+    monkeypatch.setattr(budget, "default_budget_dir", lambda: directory)

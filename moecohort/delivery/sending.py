@@ -83,6 +83,7 @@ def send(
         retry=settings.retry,
         timeout=settings.timeout,
         pool_size=settings.workers,
+        shared_budget=settings.shared_budget,
     )
     runner = Runner(
         transport,

@@ -1,5 +1,6 @@
 """How to deliver, checked once before anything is read or sent: the action, the wire
-format, the pace, the number of requests in flight, the retries and the timeouts."""
+format, the pace (and whether it is shared with the machine's other processes), the
+number of requests in flight, the retries and the timeouts."""
 
 from __future__ import annotations
 
@@ -10,7 +11,13 @@ from typing import Literal
 from .._constants import DEFAULT_REQUESTS_PER_MINUTE
 from ..errors import ConfigurationError, InputError
 from ..payload import WireFormat, check_wire_format
-from ..transport import DEFAULT_MAX_IN_FLIGHT, MAX_IN_FLIGHT_LIMIT, RetryPolicy, check_rate
+from ..transport import (
+    DEFAULT_MAX_IN_FLIGHT,
+    MAX_IN_FLIGHT_LIMIT,
+    RetryPolicy,
+    check_rate,
+    shared_budget_enabled,
+)
 from ..transport.retry import default_retry
 
 __all__ = ["Action", "Settings", "Timeout", "check_action", "check_settings"]
@@ -31,6 +38,10 @@ class Settings:
     workers: int
     retry: RetryPolicy
     timeout: tuple[float, float]
+    #: Share the workspace's rate budget with the machine's other moecohort processes
+    #: (:mod:`moecohort.transport.budget`); resolved from ``$MOECOHORT_SHARED_BUDGET``
+    #: when not given.
+    shared_budget: bool = True
 
 
 def check_action(action: object) -> Action:
@@ -48,8 +59,13 @@ def check_settings(
     max_in_flight: object = None,
     max_retries: object = 5,
     timeout: object = (10.0, 60.0),
+    shared_budget: object = None,
 ) -> Settings:
-    """Check every delivery setting; the error names the first one at fault."""
+    """Check every delivery setting; the error names the first one at fault.
+
+    ``shared_budget``: True or False, or None for the default: on, unless
+    ``$MOECOHORT_SHARED_BUDGET`` is ``0`` (``false``, ``no``, ``off``).
+    """
     checked_timeout = _timeout(timeout)
     return Settings(
         wire_format=check_wire_format(wire_format),
@@ -57,6 +73,7 @@ def check_settings(
         workers=_workers(max_in_flight),
         retry=_retry(max_retries),
         timeout=checked_timeout,
+        shared_budget=shared_budget_enabled(shared_budget),
     )
 
 

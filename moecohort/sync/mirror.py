@@ -80,6 +80,7 @@ def sync_cohort(
     timeout: TimeoutSetting = (10.0, 60.0),
     wait: float = 0,
     allow_empty: bool = False,
+    shared_budget: bool | None = None,
 ) -> SyncResult:
     """Make the cohort in ``app`` hold exactly the (non-anonymous, distinct) users of ``data``.
 
@@ -98,7 +99,7 @@ def sync_cohort(
     :func:`~moecohort.keep_in_destination` first, or run ``resync="all"`` from time to time.
     ``state`` is a :class:`SyncState` or a path (default: the user data folder).
     An input with no usable id is refused unless ``allow_empty=True``, which
-    removes everyone.
+    removes everyone. ``shared_budget`` is as for :func:`~moecohort.push_cohort`.
     """
     started = time.monotonic()
     settings = check_settings(
@@ -107,6 +108,7 @@ def sync_cohort(
         max_in_flight=max_in_flight,
         max_retries=max_retries,
         timeout=timeout,
+        shared_budget=shared_budget,
     )
     mode = _MODES.get(resync) if isinstance(resync, (str, type(None))) else None
     if mode is None:

@@ -1,7 +1,9 @@
 """HTTP to a MoEngage endpoint: authentication, pacing, retries and rate-limit hints.
 
 :class:`Transport` sends one body at a time per caller thread, paced by a
-:class:`~moecohort.transport.pacer.Pacer` and retried as a
+:class:`~moecohort.transport.pacer.Pacer` (by default a
+:class:`~moecohort.transport.shared_pacer.SharedPacer`, whose budget every process of the
+machine that sends to the workspace shares) and retried as a
 :class:`~moecohort.transport.retry.RetryPolicy` says. It never raises for HTTP or
 network errors: each :meth:`Transport.send` returns a :class:`Reply` saying how it ended.
 """
@@ -41,6 +43,7 @@ from ..credentials import AppCredentials
 from ..errors import ConfigurationError
 from .pacer import Pacer
 from .retry import RetryPolicy, default_retry, header_float, retry_after_seconds
+from .shared_pacer import pacer_for
 
 __all__ = [
     "DEFAULT_MAX_IN_FLIGHT",
@@ -118,6 +121,10 @@ class Transport:
     connection errors after backoff. Anything else is returned to the caller to decide
     (400, 401, 403, 413, ...). After :meth:`stop`, nothing more is sent: ``send``
     returns a ``NotSent`` reply.
+
+    Without a ``pacer``, the transport makes its own (closed by :meth:`close`): one that
+    shares the workspace's budget with every moecohort process of the machine, unless
+    ``shared_budget`` is False (None: on, unless ``$MOECOHORT_SHARED_BUDGET`` is 0).
     """
 
     def __init__(
@@ -134,6 +141,7 @@ class Transport:
         pacer: Pacer | None = None,
         rng: random.Random | None = None,
         sleep: Callable[[float], None] | None = None,
+        shared_budget: bool | None = None,
     ) -> None:
         if not isinstance(app, AppCredentials):
             raise ConfigurationError(
@@ -147,7 +155,10 @@ class Transport:
         self.url = app.endpoint
         self.retry = retry
         self.timeout = timeout
-        self.pacer = pacer or Pacer(requests_per_minute)
+        self._owns_pacer = pacer is None
+        self.pacer = pacer or pacer_for(
+            app.host, app.workspace_id, requests_per_minute, shared=shared_budget
+        )
         self.stats = TransportStats()
         self._rng = rng or random.Random()
         self._sleep = sleep
@@ -173,6 +184,8 @@ class Transport:
     def close(self) -> None:
         if self._owns_session:
             self.session.close()
+        if self._owns_pacer:
+            self.pacer.close()
 
     def __enter__(self) -> Transport:
         return self

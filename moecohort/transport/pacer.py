@@ -6,6 +6,10 @@ it must (1) count every attempt, retries included, (2) hold two windows at once
 actual send times, (3) spread requests evenly rather than in bursts, and (4) be
 paused globally by server hints (``Retry-After``, ``x-ratelimit-*``), none of which
 the common limiters do together.
+
+:class:`~moecohort.transport.shared_pacer.SharedPacer` holds the same rules for every
+moecohort process of a machine that sends to one workspace (see
+:mod:`~moecohort.transport.budget`).
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ import math
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .._constants import RATE_WINDOW_S
 from ..errors import ConfigurationError
 
-__all__ = ["Pacer", "check_rate"]
+__all__ = ["Pacer", "Rate", "check_rate", "following"]
 
 
 def check_rate(requests_per_minute: object) -> float:
@@ -36,6 +41,34 @@ def check_rate(requests_per_minute: object) -> float:
             setting="requests_per_minute",
         )
     return float(requests_per_minute)
+
+
+@dataclass(frozen=True)
+class Rate:
+    """What a pace of ``rpm`` requests per minute allows: starts ``interval`` seconds
+    apart, at most ``per_second`` in any second and ``per_window`` in any 60 s."""
+
+    rpm: float
+
+    @property
+    def interval(self) -> float:
+        return RATE_WINDOW_S / self.rpm
+
+    @property
+    def per_second(self) -> int:
+        return math.ceil(self.rpm / RATE_WINDOW_S)
+
+    @property
+    def per_window(self) -> int:
+        return max(1, math.floor(self.rpm))
+
+
+def following(grid: float, start: float, interval: float) -> float:
+    """The earliest start after one at ``start`` that was due at ``grid``: on the grid
+    (a late start is made up by at most half a slot), or a new grid after an idle spell."""
+    if start > grid + interval:
+        return start + interval  # idle (or first call): a new grid, no catch-up burst
+    return max(grid + interval, start + interval / 2)
 
 
 class Pacer:
@@ -69,25 +102,29 @@ class Pacer:
         """Block until a request may start; return its start time (None, without
         taking a slot, once ``cancel`` is set)."""
         with self._gate:
-            while True:
-                if cancel is not None and cancel.is_set():
-                    return None
-                with self._lock:
-                    now = self._clock()
-                    at = max(self._next, self._paused_until, self._window_ok())
-                    if at <= now:
-                        if now > self._next + self.interval:
-                            # Idle (or first call): start a new grid, no catch-up burst.
-                            self._next = now + self.interval
-                        else:
-                            # On the grid; a late wake may be made up by at most half a slot.
-                            self._next = max(self._next + self.interval, now + self.interval / 2)
-                        self._sent.append(now)
-                        return now
-                if cancel is not None and self._sleep is time.sleep:
-                    cancel.wait(at - now)  # wakes at once when the push stops
-                else:
-                    self._sleep(at - now)
+            return self._take(cancel)
+
+    def _take(self, cancel: threading.Event | None) -> float | None:
+        """:meth:`acquire`, the gate held."""
+        while True:
+            if cancel is not None and cancel.is_set():
+                return None
+            with self._lock:
+                now = self._clock()
+                at = max(self._next, self._paused_until, self._window_ok())
+                if at <= now:
+                    # On the grid (a late wake is made up by at most half a slot), or
+                    # a new grid after an idle spell: no catch-up burst.
+                    self._next = following(self._next, now, self.interval)
+                    self._sent.append(now)
+                    return now
+            self._wait(at - now, cancel)
+
+    def _wait(self, seconds: float, cancel: threading.Event | None) -> None:
+        if cancel is not None and self._sleep is time.sleep:
+            cancel.wait(seconds)  # wakes at once when the push stops
+        else:
+            self._sleep(seconds)
 
     def _window_ok(self) -> float:
         """Earliest time both sliding windows allow another start."""
@@ -100,10 +137,11 @@ class Pacer:
         return earliest
 
     def _set_rate(self, rpm: float) -> None:
+        rate = Rate(rpm)
         self.rpm = rpm
-        self.interval = RATE_WINDOW_S / rpm
-        self.per_second = math.ceil(rpm / RATE_WINDOW_S)
-        self.per_window = max(1, math.floor(rpm))
+        self.interval = rate.interval
+        self.per_second = rate.per_second
+        self.per_window = rate.per_window
         self._sent = collections.deque(self._sent, maxlen=self.per_window)
 
     def slow_to(self, requests_per_minute: float) -> bool:
@@ -124,3 +162,6 @@ class Pacer:
 
     def pause_for(self, seconds: float) -> None:
         self.pause_until(self._clock() + max(0.0, seconds))
+
+    def close(self) -> None:
+        """Let go of what the pacer holds (nothing here; a shared pacer's store)."""
