@@ -3,8 +3,8 @@
 * :mod:`~moecohort.transport.pacer`: :class:`Pacer`, even spacing under the rate limit;
 * :mod:`~moecohort.transport.retry`: :class:`RetryPolicy`, a frozen value (like urllib3's
   ``Retry``);
-* :mod:`~moecohort.transport.http`: :class:`Transport`, one endpoint's requests, and the
-  :class:`Reply` each ends with.
+* :mod:`~moecohort.transport.http`: :class:`Transport`, one endpoint's requests (Cohort Sync,
+  or another :class:`Endpoint`), and the :class:`Reply` each ends with.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from .http import (
     MAX_IN_FLIGHT_LIMIT,
     NOT_SENT,
     USER_AGENT,
+    Endpoint,
     Reply,
     Transport,
     TransportStats,
@@ -28,6 +29,7 @@ __all__ = [
     "NOT_SENT",
     "RETRY_STATUSES",
     "USER_AGENT",
+    "Endpoint",
     "Pacer",
     "Reply",
     "RetryPolicy",
