@@ -3,8 +3,14 @@
 :class:`DeliveryResult` holds what every delivery reports: the cohort, the input rows
 and the users set aside, the failed users, the requests and how the run ended. It
 renders as text (``repr``) and as HTML in notebooks from the same rows. A push
-(:class:`PushResult`) adds the members accepted; a sync (:class:`SyncResult`) adds the
-difference it planned and what of it was acknowledged.
+(:class:`PushResult`) adds the members accepted by the API; a sync (:class:`SyncResult`)
+adds the difference it planned and what of it the API acknowledged.
+
+"Accepted by the API" is all a 200 from the Cohort Sync API means: it never creates users
+and silently drops the uids the destination does not know. When what the destination knows
+is known (``result.presence``: a :class:`~moecohort.PresenceEstimate` from
+``estimate_presence``, or a :class:`~moecohort.LookupResult` of the same ids), the views
+also show the members expected to land, with the interval.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import pandas as pd
 from . import _html
 from .delivery import INTERRUPTED, Sent, failed_frame
 from .errors import PushFailedError
+from .lookup import Expected, LookupResult, PresenceEstimate
 
 __all__ = ["DeliveryResult", "PushResult", "SyncResult"]
 
@@ -60,6 +67,10 @@ class DeliveryResult:
     plan: pd.DataFrame | None = None
     #: Set when the delivery stopped early (401, 403, Ctrl-C, ...).
     stopped_by: str | None = None
+    #: What the destination knows of these users, when known: the estimate (or the exact
+    #: lookup) the expected members are computed from. Set it after the push:
+    #: ``result.presence = mc.estimate_presence(df, app)``.
+    presence: PresenceEstimate | LookupResult | None = None
 
     @property
     def members_failed(self) -> int:
@@ -104,10 +115,24 @@ class DeliveryResult:
         """The counts as HTML, without the collapsible details (plan, failures)."""
         return self._html(sections=False)
 
+    def estimate(self) -> PresenceEstimate | None:
+        """:attr:`presence` as a :class:`~moecohort.PresenceEstimate` (None when unknown)."""
+        if isinstance(self.presence, LookupResult):
+            return PresenceEstimate.from_lookup(self.presence)
+        return self.presence
+
+    def expected(self) -> Expected | None:
+        """Members expected to land (or, removing, to leave), with the interval; None when
+        :attr:`presence` is not set or answered nothing."""
+        estimate = self.estimate()
+        if estimate is None or not estimate.n_checked:
+            return None
+        return estimate.expected_for(self._sent_members())
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}: {self.headline}{self._title_suffix()}"]
-        lines += [f"  {k:<26} {int(v):>12,}" for k, v in self._summary_rows()]
-        lines += self._detail_lines()
+        lines += [f"  {k:<30} {v:>12}" for k, v in self._display_rows()]
+        lines += self._detail_lines() + self._presence_lines()
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -116,6 +141,42 @@ class DeliveryResult:
     # ---- what each kind of result says in its own words
     def _summary_rows(self) -> list[tuple[str, int]]:
         raise NotImplementedError
+
+    def _sent_members(self) -> int:
+        """The members the expectation applies to (accepted, or planned in a dry run)."""
+        raise NotImplementedError
+
+    def _expected_label(self) -> str:
+        return "members expected to land"
+
+    def _expected_rows(self) -> list[tuple[str, int]]:
+        expected = self.expected()
+        return [] if expected is None else [(self._expected_label(), expected.members)]
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        """The summary rows as text; the expected members with their interval."""
+        expected = self.expected()
+        label = self._expected_label()
+        return [
+            (k, str(expected) if expected is not None and k == label else f"{int(v):,}")
+            for k, v in self._summary_rows()
+        ]
+
+    def _presence_lines(self) -> list[str]:
+        estimate = self.estimate()
+        if estimate is None or not estimate.n_checked:
+            return []
+        low, high = estimate.interval
+        how = "every id looked up" if estimate.exact else f"{estimate.n_checked:,} ids sampled"
+        return [
+            f"  the destination knows {estimate.fraction:.1%} of these users "
+            f"({low:.1%} to {high:.1%}, {estimate.confidence:.0%}; {how}): "
+            "the API accepts the others but they do not join the cohort"
+        ]
+
+    def _expected_suffix(self) -> str:
+        expected = self.expected()
+        return "" if expected is None else f"; {expected} expected to land"
 
     def _failure_message(self) -> str:
         raise NotImplementedError
@@ -136,11 +197,11 @@ class DeliveryResult:
         return []
 
     def _html(self, *, sections: bool) -> str:
-        rows = [(k, f"{int(v):,}") for k, v in self._summary_rows()]
+        notes = [n for n in (self._html_note(), *map(html.escape, self._presence_lines())) if n]
         return _html.table_html(
             f"{type(self).__name__}: {self.headline}",
-            rows,
-            note=self._html_note(),
+            self._display_rows(),
+            note="<br>".join(n.strip() for n in notes) or None,
             status=(self.ok, self._badge()),
             sections=self._html_sections() if sections else (),
         )
@@ -177,14 +238,31 @@ class PushResult(DeliveryResult):
 
     @property
     def headline(self) -> str:
-        verb = "would push" if self.dry_run else ("pushed" if self.ok else "push incomplete:")
         what = "add" if self.action == "add" else "remove"
-        done = self.members_planned if self.dry_run else self.members_accepted
+        where = f" in workspace {self.workspace_id}" if self.workspace_id else ""
+        if self.dry_run:
+            return (
+                f"would push {self.members_planned:,} users ({what}) to cohort "
+                f"{self.cohort_name!r}{where}" + self._expected_suffix()
+            )
         return (
-            f"{verb} {done:,} users ({what}) to cohort {self.cohort_name!r}"
-            + (f" in workspace {self.workspace_id}" if self.workspace_id else "")
-            + (f" in {self.elapsed_s:.1f}s" if not self.dry_run else "")
+            ("" if self.ok else "push incomplete: ")
+            + f"{self.members_accepted:,} users accepted by the API ({what}) for cohort "
+            + f"{self.cohort_name!r}{where} in {self.elapsed_s:.1f}s"
+            + self._expected_suffix()
         )
+
+    def _sent_members(self) -> int:
+        return self.members_planned if self.dry_run else self.members_accepted
+
+    def _expected_label(self) -> str:
+        return "members expected to land" if self.action == "add" else "members expected to leave"
+
+    def _expected_suffix(self) -> str:
+        expected = self.expected()
+        if expected is None:
+            return ""
+        return f"; {expected} expected to {'land' if self.action == 'add' else 'leave'}"
 
     def _failure_message(self) -> str:
         done = self.members_planned if self.dry_run else self.members_accepted
@@ -199,9 +277,10 @@ class PushResult(DeliveryResult):
         return [
             ("input rows", self.input_rows),
             (
-                "members planned" if self.dry_run else "members accepted",
+                "members planned" if self.dry_run else "members accepted by the API",
                 self.members_planned if self.dry_run else self.members_accepted,
             ),
+            *self._expected_rows(),
             ("members failed", self.members_failed),
             ("skipped: anonymous", self.skipped_anonymous),
             ("skipped: duplicate", self.skipped_duplicates),
@@ -281,10 +360,14 @@ class SyncResult(DeliveryResult):
 
     @property
     def headline(self) -> str:
-        """What was acknowledged (next to what was planned, when that differs)."""
-        verb = "would sync" if self.dry_run else "synced"
+        """What the API acknowledged (next to what was planned, when that differs)."""
         mode = "" if self.mode == "diff" else f" (resync {self.mode})"
-        if self.dry_run or (self.added, self.removed) == (self.to_add, self.to_remove):
+        where = f"cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}"
+        if self.dry_run:
+            return f"would sync {where}: +{self.to_add:,} -{self.to_remove:,}" + (
+                self._expected_suffix()
+            )
+        if (self.added, self.removed) == (self.to_add, self.to_remove):
             changes = f"+{self.to_add:,} -{self.to_remove:,}"
         else:
             changes = (
@@ -292,10 +375,19 @@ class SyncResult(DeliveryResult):
                 f"-{self.removed:,} of {self.to_remove:,} to remove"
             )
         return (
-            f"{verb} cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}: "
-            + changes
-            + ("" if self.dry_run else f" in {self.elapsed_s:.1f}s, {self.status}")
+            f"sync of {where}: {changes} accepted by the API in {self.elapsed_s:.1f}s, "
+            f"{self.status}" + self._expected_suffix()
         )
+
+    def _sent_members(self) -> int:
+        return self.desired
+
+    def _expected_label(self) -> str:
+        return "members expected in the cohort"
+
+    def _expected_suffix(self) -> str:
+        expected = self.expected()
+        return "" if expected is None else f"; {expected} members expected in the cohort"
 
     def _failure_message(self) -> str:
         return (
@@ -310,11 +402,12 @@ class SyncResult(DeliveryResult):
             ("skipped: anonymous", self.skipped_anonymous),
             ("skipped: duplicate", self.skipped_duplicates),
             ("desired members", self.desired),
+            *self._expected_rows(),
             ("unchanged", self.unchanged),
             ("to add", self.to_add),
             ("to remove", self.to_remove),
-            ("added", self.added),
-            ("removed", self.removed),
+            ("adds accepted by the API", self.added),
+            ("removes accepted by the API", self.removed),
             ("failed", self.members_failed),
             ("requests (HTTP attempts)", self.requests),
         ]

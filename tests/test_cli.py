@@ -166,7 +166,7 @@ def test_push_to_the_emulator_and_exit_zero(runner: CliRunner, dest_env) -> None
     )
     # Users unknown to the destination are accepted by the API but never added.
     assert result.exit_code == 0, result.output
-    assert "pushed 3,760 users" in result.output
+    assert "3,760 users accepted by the API" in result.output
     members = dest_env.cohort_members("WS-CLI", "From CLI")
     assert members and members <= dest_users
     assert len(members) == 2400
@@ -349,7 +349,7 @@ def test_sync_twice_then_history(runner: CliRunner, dest_env, tmp_path: Path) ->
     first = runner.invoke(cli, [*args, "--state", state, "--json"])
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
-    assert data["status"] == "ok" and data["added"] == data["to add"] > 2000
+    assert data["status"] == "ok" and data["adds accepted by the API"] == data["to add"] > 2000
 
     users.head(3100).tail(3000).to_csv(first_file, index=False)  # 100 leave, 100 join
     dry = runner.invoke(cli, [*args, "--state", state, "--dry-run"])
