@@ -219,7 +219,7 @@ def test_error_types_the_client_acts_on_are_the_emulators() -> None:
     from moecohort.emulator import protocol, userapi
 
     assert client.LOOKUP_LIMIT_BREACHED == userapi.TYPE_LIMIT_BREACHED == "LimitBreached"
-    assert client.SUSPENDED_TYPES == set(protocol.SUSPENSION_MESSAGES), (
+    assert set(protocol.SUSPENSION_MESSAGES) == client.SUSPENDED_TYPES, (
         "the client and the emulator disagree on the 403 types of a suspended account"
     )
     # The emulator's answer for a workspace without the Get User API must not read as a

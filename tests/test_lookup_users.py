@@ -27,7 +27,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def emu(clock):
     """An emulator on the fake clock, production limits, holding users u0..u2499."""
-    users = {f"u{i}": {"name": f"User {i}", "plan": "gold" if i % 3 else "free"} for i in range(2500)}
+    users = {
+        f"u{i}": {"name": f"User {i}", "plan": "gold" if i % 3 else "free"} for i in range(2500)
+    }
     with fake_emulator(clock, seed=11) as emulator:
         emulator.add_workspace(WS, KEY, users)
         yield emulator
@@ -37,7 +39,9 @@ def app_of(emulator: Emulator, key: str = KEY, ws: str = WS) -> mc.AppCredential
     return mc.AppCredentials(ws, key, base_url=emulator.url)
 
 
-def look(emulator: Emulator, ids, clock: FakeClock, **kwargs) -> tuple[mc.LookupResult, RecordingSession]:
+def look(
+    emulator: Emulator, ids, clock: FakeClock, **kwargs
+) -> tuple[mc.LookupResult, RecordingSession]:
     session = kwargs.pop("session", None) or RecordingSession(clock)
     kwargs.setdefault("max_in_flight", 1)
     result = mc.lookup_users(
@@ -67,9 +71,7 @@ def test_at_most_20_ids_a_request_and_1000_users_a_minute(emu, clock):
 def test_retries_are_counted_in_the_limits(clock, fast_backoff):
     # Retries come back at once (no Retry-After wait, millisecond backoff): the pacer alone
     # holds them back, and the busiest minute is exactly at the limit, retries included.
-    faults = Faults(
-        error_500=0.15, rate_429=0.15, drop_before=0.05, drop_after=0.05, retry_after=0
-    )
+    faults = Faults(error_500=0.15, rate_429=0.15, drop_before=0.05, drop_after=0.05, retry_after=0)
     with Emulator(clock=clock, seed=5, faults=faults) as emulator:
         emulator.add_workspace(WS, KEY, [f"u{i}" for i in range(600)])
         ids = [f"u{i}" for i in range(1200)]
@@ -266,7 +268,9 @@ def test_answers_failing_after_every_retry_are_reported(clock, fault, error_type
     assert set(result.failed["error_type"]) == {error_type}
     if message:
         assert set(result.failed["message"]) == {message}
-    with pytest.raises(mc.LookupFailedError, match=f"30 of 30 ids could not be looked up .*{error_type}"):
+    with pytest.raises(
+        mc.LookupFailedError, match=f"30 of 30 ids could not be looked up .*{error_type}"
+    ):
         result.raise_for_status()
 
 
@@ -281,7 +285,9 @@ def test_limit_breached_stops_with_a_clear_message(rsps, clock):
             "request_id": "rid-1",
         },
     }
-    rsps.add(responses.POST, "https://api-01.moengage.com/v1/customers/export", json=body, status=400)
+    rsps.add(
+        responses.POST, "https://api-01.moengage.com/v1/customers/export", json=body, status=400
+    )
     with pytest.raises(mc.APIError) as caught:
         mc.lookup_users([f"u{i}" for i in range(60)], app, clock=clock, progress=False)
     err = caught.value

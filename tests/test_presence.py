@@ -40,8 +40,10 @@ def test_the_correction_narrows_the_interval_and_closes_it_on_a_census():
     effective = n * (big_n - 1) / (big_n - n)
     p, z = 120 / 400, z_score(0.95)
     centre = (p + z * z / (2 * effective)) / (1 + z * z / effective)
-    half = z / (1 + z * z / effective) * math.sqrt(
-        p * (1 - p) / effective + z * z / (4 * effective**2)
+    half = (
+        z
+        / (1 + z * z / effective)
+        * math.sqrt(p * (1 - p) / effective + z * z / (4 * effective**2))
     )
     assert narrow == pytest.approx((centre - half, centre + half))
     assert wilson_interval(30, 100, 100) == (0.3, 0.3)  # every id checked: exact
@@ -64,7 +66,7 @@ def test_the_default_sample_reaches_5_points_in_20_full_requests():
     assert worst_case_margin(DEFAULT_SAMPLE, 1_000_000) < 0.05
     assert worst_case_margin(370, BIG) > 0.05  # fewer would not do
     # 20 requests 1.2 s apart: the last one starts 22.8 s after the first
-    assert (DEFAULT_SAMPLE // 20 - 1) * 60 / 50 == pytest.approx(22.8)
+    assert pytest.approx(22.8) == (DEFAULT_SAMPLE // 20 - 1) * 60 / 50
 
 
 @pytest.mark.parametrize("bad", [0, 1, 1.5, -0.1, True, "95%"])

@@ -193,7 +193,10 @@ def find_segments(
     with budget.hold():
         left, window, wait = budget.left(key)
         if left == 0:
-            limits = ", ".join(f"{n:,} a {_window_name(s)}" for s, n in budget.limits)
+            limits = ", ".join(
+                f"{n:,} {'an' if _window_name(s) == 'hour' else 'a'} {_window_name(s)}"
+                for s, n in budget.limits
+            )
             why = (
                 "the server asked to wait"
                 if window == "server"
