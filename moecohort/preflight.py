@@ -72,6 +72,25 @@ class PreflightReport:
             return f"ready, with {len(self.warnings)} warning(s): {where}"
         return f"ready: {where}"
 
+    def as_dict(self) -> dict[str, Any]:
+        """What was found, JSON-ready (for ``--json`` outputs)."""
+        segments = self.segments
+        return {
+            "ok": self.ok,
+            "workspace_id": self.workspace_id,
+            "cohort_name": self.cohort_name,
+            "suggestion": self.suggestion,
+            "credentials_ok": None if self.connection is None else self.connection.ok,
+            "credentials": None if self.connection is None else self.connection.message,
+            "segments_checked": None if segments is None else segments.checked,
+            "segments": None if segments is None else segments.segments,
+            "presence": None if self.presence is None else self.presence.as_dict(),
+            "problems": list(self.problems),
+            "warnings": list(self.warnings),
+            "calls": dict(self.calls),
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
+
     def _rows(self) -> list[tuple[str, str]]:
         rows = [("cohort name", "invalid" if self.suggestion is not None else "valid")]
         if self.connection is not None:

@@ -175,8 +175,7 @@ class DeliveryResult:
         ]
 
     def _expected_suffix(self) -> str:
-        expected = self.expected()
-        return "" if expected is None else f"; {expected} expected to land"
+        raise NotImplementedError
 
     def _failure_message(self) -> str:
         raise NotImplementedError

@@ -331,3 +331,23 @@ def test_views_escape_what_the_api_returns(clock):
     assert "<script>" not in page and "<b>bold" not in page and "<i>x" not in page
     assert "&lt;script&gt;" in page
     assert "LookupResult: 1 of 2 users found" in repr(result)
+
+
+def test_ctrl_c_stops_the_lookup_and_accounts_for_every_id():
+    # The interrupt is sent from the progress callback, once the first request is answered;
+    # the next request would only start 1.2 s later (the real pace), and is never sent.
+    import os
+    import signal
+
+    def progress(done: int, total: int) -> None:
+        if done:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with Emulator() as emulator:
+        emulator.add_workspace(WS, KEY, ["u1", "u25"])
+        result = mc.lookup_users([f"u{i}" for i in range(100)], app_of(emulator), progress=progress)
+        sent = emulator.request_log(endpoint="get_user")
+    assert result.stopped_by == "interrupted by the user" and not result.ok
+    assert len(sent) == 1 and result.found_ids == {"u1"} and result.n_not_found == 19
+    assert set(result.failed["error_type"]) == {"NotSent"} and result.n_failed == 80
+    assert result.accounted == 100

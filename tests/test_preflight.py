@@ -192,3 +192,34 @@ def test_the_key_never_shows(emu, app, clock, budget, caplog):
     texts += [repr(report.segments), report.segments._repr_html_()]
     for text in texts:
         assert KEY not in text and B64 not in text
+
+
+def test_reports_as_json_for_the_command_line(emu, app, clock, budget):
+    import json
+
+    emu.add_segment(WS, "Taken")
+    report = mc.preflight(app, "Taken", data=DATA, budget=budget, clock=clock, progress=False)
+    data = json.loads(json.dumps(report.as_dict()))
+    assert data["ok"] is True and data["credentials_ok"] is True
+    assert data["segments"][0]["name"] == "Taken" and len(data["warnings"]) == 2
+    presence = data["presence"]
+    assert presence["n_checked"] == 400 and presence["low"] <= 0.5 <= presence["high"]
+    assert presence["expected_low"] <= 500 <= presence["expected_high"]
+    lookup = mc.lookup_users(["u0", "u1", None], app, clock=clock, progress=False)
+    assert json.loads(json.dumps(lookup.as_dict())) | {"elapsed_s": 0} == {
+        "ok": True,
+        "workspace_id": WS,
+        "input_rows": 3,
+        "found": 1,
+        "not_found": 1,
+        "failed": 0,
+        "skipped_anonymous": 1,
+        "skipped_duplicates": 0,
+        "requests": 1,
+        "batches": 1,
+        "retries": 0,
+        "elapsed_s": 0,
+        "stopped_by": None,
+    }
+    for text in (json.dumps(report.as_dict()), json.dumps(lookup.as_dict())):
+        assert KEY not in text and B64 not in text

@@ -194,6 +194,7 @@ def test_end_to_end_at_production_limits(emu, clock):
     assert sum(asked) == 400
     # its lookup: 400 distinct ids of the input
     assert est.lookup is not None and est.lookup.n_distinct == 400
+    assert est.lookup.accounted == est.lookup.input_rows == 400
     assert est.lookup.found_ids <= {f"u{i}" for i in range(0, 10_000, 5)}
 
 

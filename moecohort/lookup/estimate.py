@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -141,6 +142,32 @@ class PresenceEstimate:
     @property
     def expected_high(self) -> int:
         return self.expected.high
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures, JSON-ready (for ``--json`` outputs); fractions between 0 and 1."""
+        low, high = self.interval
+        known = bool(self.n_checked)
+        return {
+            "workspace_id": self.workspace_id,
+            "input_rows": self.input_rows,
+            "skipped_anonymous": self.skipped_anonymous,
+            "skipped_duplicates": self.skipped_duplicates,
+            "n_distinct": self.n_distinct,
+            "n_checked": self.n_checked,
+            "n_found": self.n_found,
+            "n_failed": self.n_failed,
+            "exact": self.exact,
+            "fraction": self.fraction if known else None,
+            "low": low if known else None,
+            "high": high if known else None,
+            "confidence": self.confidence,
+            "expected_members": self.expected_members if known else None,
+            "expected_low": self.expected_low if known else None,
+            "expected_high": self.expected_high if known else None,
+            "seed": self.seed,
+            "requests": self.requests,
+            "elapsed_s": round(self.elapsed_s, 3),
+        }
 
     # ---- views
     @property

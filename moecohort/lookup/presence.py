@@ -127,14 +127,17 @@ def estimate_presence(
             )
         n = population if exact else min(size, population)
         uids: Iterator[str] | list[str]
+        checked = source
         if n == population:
             uids = source.ids()
         else:
             uids = source.take(sample_positions(population, n, chosen_seed).tolist())
+            # The sample's own lookup accounts for the sample (its rows are the sampled ids).
+            checked = IdSource(source.column, n, {}, 0, n, lambda: iter(()))
         if lookup is not None:
             return _with_stand_in(source, list(uids), lookup, level, chosen_seed, started)
         assert creds is not None
-        result = run_lookup(creds, source, uids, n, [UID_FIELD], options, started)
+        result = run_lookup(creds, checked, uids, n, [UID_FIELD], options, started)
     if result.n_checked == 0:
         raise LookupFailedError(
             f"None of the {result.n_distinct:,} ids picked could be looked up: "

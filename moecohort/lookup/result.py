@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -117,6 +118,24 @@ class LookupResult:
             + (f"; stopped: {self.stopped_by}" if self.stopped_by else "")
             + "; see result.failed"
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """The counts and how the lookup ended, JSON-ready (for ``--json`` outputs)."""
+        return {
+            "ok": self.ok,
+            "workspace_id": self.workspace_id,
+            "input_rows": self.input_rows,
+            "found": self.n_found,
+            "not_found": self.n_not_found,
+            "failed": self.n_failed,
+            "skipped_anonymous": self.skipped_anonymous,
+            "skipped_duplicates": self.skipped_duplicates,
+            "requests": self.requests,
+            "batches": self.batches,
+            "retries": self.retries,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "stopped_by": self.stopped_by,
+        }
 
     # ---- views
     @property
