@@ -17,6 +17,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import requests
@@ -25,6 +26,26 @@ from _emulator_proc import EmulatorProcess
 from _common import markdown_table, write_section
 
 KEY = "bench-presence-key-0001"
+
+
+class TimedSession(requests.Session):
+    """Records when each Get User request leaves the client, and how many ids it holds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[tuple[float, int]] = []
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> requests.Response:
+        data = kwargs.get("data")
+        if isinstance(data, bytes) and "/v1/customers/export" in url:
+            self.sent.append((time.time(), data.count(b'"identifier_type"')))
+        return super().request(method, url, *args, **kwargs)
+
+
+def busiest_minute(times: list[tuple[float, int]]) -> int:
+    """Most ids in any half-open 60 s window ``[t, t + 60)`` of ``(time, ids)`` pairs."""
+    times = sorted(times)
+    return max(sum(n for t, n in times if start <= t < start + 60) for start, _ in times)
 
 
 def add_workspace(emu: EmulatorProcess, workspace_id: str, users: list[str]) -> None:
@@ -90,8 +111,9 @@ def rate_rows(emu: EmulatorProcess, n: int, latencies: list[float]) -> list[list
         add_workspace(emu, ws, ids[::2])
         set_latency(emu, latency)
         app = mc.AppCredentials(ws, KEY, base_url=emu.url)
+        session = TimedSession()
         t0 = time.perf_counter()
-        result = mc.lookup_users(ids, app, progress=False)
+        result = mc.lookup_users(ids, app, progress=False, session=session)
         wall = time.perf_counter() - t0
         set_latency(emu, 0.0)
         log = [e for e in lookup_log(emu, ws) if e["status"] == 200]
@@ -99,17 +121,14 @@ def rate_rows(emu: EmulatorProcess, n: int, latencies: list[float]) -> list[list
         # Users a minute between the first and the last arrival (the last request's users
         # arrive at the end of the span, so they are not counted in it).
         steady = (sum(e["identifiers"] for e in log) - log[-1]["identifiers"]) / span * 60
-        busiest = max(
-            sum(e["identifiers"] for e in log if first["ts"] <= e["ts"] < first["ts"] + 60)
-            for first in log
-        )
+        at_server = busiest_minute([(e["ts"], e["identifiers"]) for e in log])
         rows.append(
             [
                 f"{latency * 1000:.0f} ms",
                 f"{result.n_distinct:,}",
                 result.requests,
                 f"{steady:,.0f} ({steady / 1000:.1%})",
-                f"{busiest:,}",
+                f"{busiest_minute(session.sent):,} / {at_server:,}",
                 f"{wall:.1f} s",
                 sum(1 for e in lookup_log(emu, ws) if e["status"] == 429),
                 max(e["identifiers"] for e in log),
@@ -150,7 +169,7 @@ def main() -> None:
             "ids",
             "requests",
             "users/min, first to last arrival (of 1,000)",
-            "most users in any 60 s",
+            "most users in any 60 s: sent / arrived",
             "wall time",
             "429s",
             "most ids in a request",
@@ -169,8 +188,11 @@ def main() -> None:
         "enough to cross the emulator's fixed 60 s windows, with the emulator adding the answer "
         "time to every request. Every attempt counts against the 1,000 users a minute. The rate "
         "is measured between the first and the last arrival at the emulator (the users of the "
-        "last request are not counted in it); the busiest 60 s is counted on the arrivals too. "
-        "Target: at least 95 % of 1,000 users a minute, no 429."
+        "last request are not counted in it). The busiest 60 s is counted on the times the client "
+        "sent the requests (its pacer's promise: never above 1,000) and on their arrival at the "
+        "emulator, where a few milliseconds of jitter can bring a 51st request into a window "
+        "that the client kept exactly 60 s apart. Target: at least 95 % of 1,000 users a "
+        "minute, no 429."
         f"\n\n{rate_table}"
     )
     write_section("presence", "Knowing what will land: estimates and lookups", body)

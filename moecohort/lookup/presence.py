@@ -131,7 +131,11 @@ def estimate_presence(
         if n == population:
             uids = source.ids()
         else:
-            uids = source.take(sample_positions(population, n, chosen_seed).tolist())
+            picked = source.take(sample_positions(population, n, chosen_seed).tolist())
+            # Looked up in random order, so that the ids answered before a stop (or those of
+            # requests that failed) are a uniform sample too, not the first rows of the input.
+            order = np.random.default_rng(chosen_seed).permutation(n)
+            uids = [picked[i] for i in order]
             # The sample's own lookup accounts for the sample (its rows are the sampled ids).
             checked = IdSource(source.column, n, {}, 0, n, lambda: iter(()))
         if lookup is not None:
