@@ -12,9 +12,13 @@ The modules follow the way data flows; each imports only from those before it:
 7. :mod:`~moecohort.transport`: HTTP, pacing and retries (:class:`RetryPolicy`);
 8. :mod:`~moecohort.delivery`: the engine that push and sync drive (runner, failures,
    progress, settings);
-9. :mod:`~moecohort.results`: what a delivery did (:class:`PushResult`, :class:`SyncResult`);
-10. :mod:`~moecohort.push` and :mod:`~moecohort.sync` (mirror sync and its state);
-11. the faces: the ``df.moe`` accessor, the ``moecohort`` command (:mod:`~moecohort.cli`),
+9. :mod:`~moecohort.lookup`: what the destination knows, without an export
+   (:func:`lookup_users`, :func:`estimate_presence`, :func:`keep_in_destination`, the
+   segments list);
+10. :mod:`~moecohort.results`: what a delivery did (:class:`PushResult`, :class:`SyncResult`);
+11. :mod:`~moecohort.push` and :mod:`~moecohort.sync` (mirror sync and its state);
+12. :mod:`~moecohort.preflight`: the checks before a push;
+13. the faces: the ``df.moe`` accessor, the ``moecohort`` command (:mod:`~moecohort.cli`),
     :mod:`moecohort.widgets`, :mod:`moecohort.charts` and :mod:`moecohort.demo`.
 
 :mod:`moecohort.emulator`, a local stand-in for the MoEngage APIs, imports nothing from
@@ -41,11 +45,14 @@ from .errors import (
     ConfigurationError,
     EmptyInputError,
     InputError,
+    LookupFailedError,
+    LookupsNotEnabledError,
     MoEngageError,
     PayloadTooLargeError,
     PushFailedError,
     RateLimitError,
     SyncLockedError,
+    TooManyLookupsError,
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checkers
@@ -69,8 +76,18 @@ if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checker
         is_anonymous,
     )
     from .input import PreparedIds, prepare_ids
-    from .matching import OverlapReport, keep_in_destination, overlap
+    from .lookup import (
+        LookupResult,
+        PresenceEstimate,
+        SegmentList,
+        estimate_presence,
+        find_segments,
+        keep_in_destination,
+        lookup_users,
+    )
+    from .matching import OverlapReport, overlap
     from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
+    from .preflight import PreflightReport, preflight
     from .push import ConnectionCheck, check_connection, push_cohort
     from .results import DeliveryResult, PushResult, SyncResult
     from .sync import SyncState, sync_changes, sync_cohort, sync_log
@@ -103,7 +120,20 @@ _LAZY: dict[str, str] = {
         "ids",
     ),
     **dict.fromkeys(["PreparedIds", "prepare_ids"], "input"),
-    **dict.fromkeys(["OverlapReport", "keep_in_destination", "overlap"], "matching"),
+    **dict.fromkeys(["OverlapReport", "overlap"], "matching"),
+    **dict.fromkeys(
+        [
+            "LookupResult",
+            "PresenceEstimate",
+            "SegmentList",
+            "estimate_presence",
+            "find_segments",
+            "keep_in_destination",
+            "lookup_users",
+        ],
+        "lookup",
+    ),
+    **dict.fromkeys(["PreflightReport", "preflight"], "preflight"),
     **dict.fromkeys(["cohort_id_for", "suggest_cohort_name", "validate_cohort_name"], "payload"),
     **dict.fromkeys(["ConnectionCheck", "check_connection", "push_cohort"], "push"),
     **dict.fromkeys(["DeliveryResult", "PushResult", "SyncResult"], "results"),
@@ -124,18 +154,25 @@ __all__ = [
     "DeliveryResult",
     "EmptyInputError",
     "InputError",
+    "LookupFailedError",
+    "LookupResult",
+    "LookupsNotEnabledError",
     "MoEngageError",
     "OverlapReport",
     "PayloadTooLargeError",
+    "PreflightReport",
     "PreparedIds",
+    "PresenceEstimate",
     "ProfileStore",
     "PushFailedError",
     "PushResult",
     "RateLimitError",
     "SecretStr",
+    "SegmentList",
     "SyncLockedError",
     "SyncResult",
     "SyncState",
+    "TooManyLookupsError",
     "__version__",
     "anonymous_reasons",
     "anonymous_report",
@@ -143,12 +180,16 @@ __all__ = [
     "check_connection",
     "cohort_id_for",
     "drop_anonymous",
+    "estimate_presence",
+    "find_segments",
     "get_credentials",
     "is_anonymous",
     "keep_in_destination",
     "list_profiles",
     "load_profile",
+    "lookup_users",
     "overlap",
+    "preflight",
     "prepare_ids",
     "push_cohort",
     "remove_profile",

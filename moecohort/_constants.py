@@ -38,6 +38,29 @@ DEFAULT_REQUESTS_PER_MINUTE = 300
 #: Length of the rate-limit window, in seconds.
 RATE_WINDOW_S = 60.0
 
+# --- Looking users up (FACTS.md, "Looking users up") -------------------------------------
+#: The Get User API: ``POST {host}/v1/customers/export?app_id={workspace_id}``.
+GET_USER_PATH = "/v1/customers/export"
+#: The query parameter carrying the workspace ID.
+GET_USER_APP_ID_PARAM = "app_id"
+#: The ``identifier_type`` of a uid (the other documented one, ``id``, is MoEngage's own id).
+LOOKUP_IDENTIFIER_TYPE = "customer_id"
+#: At most this many identifiers in one Get User request ...
+MAX_LOOKUP_IDENTIFIERS = 20
+#: ... and this many users a minute (the client paces itself at it by default).
+LOOKUPS_PER_MINUTE = 1000
+
+#: The 400 ``type`` of a Get User request holding too many identifiers.
+LOOKUP_LIMIT_BREACHED = "LimitBreached"
+
+#: The 403 ``type`` values MoEngage documents for a blocked or suspended account.
+SUSPENDED_TYPES = frozenset({"BlockedClient", "Account Suspended", "Account Temporarily Suspended"})
+
+#: The Custom Segments API v3 (list: ``GET {host}/v3/custom-segments?name=...``).
+CUSTOM_SEGMENTS_PATH = "/v3/custom-segments"
+#: Its list limits as ``(window seconds, requests)``: 50 a minute, 200 an hour, 1,000 a day.
+SEGMENT_LIST_LIMITS: tuple[tuple[float, int], ...] = ((60.0, 50), (3600.0, 200), (86400.0, 1000))
+
 HEADER_APPKEY = "MOE-APPKEY"
 HEADER_PARTNER = "MOE-DESTINATION-PARTNER"
 PARTNER_MOENGAGE = "moengage"

@@ -5,6 +5,7 @@ Registered as soon as both moecohort and pandas are imported (in either order)::
     import moecohort  # noqa: F401
     clean = df.moe.drop_anonymous(id_col="ID")
     report = clean.moe.overlap(dest_users, on="ID")
+    presence = clean.moe.estimate_presence(app, id_col="ID")
     result = clean.moe.push(app, "High intent shoppers", id_col="ID")
 
 Each method is the module-level function with ``df`` as its first argument. The
@@ -19,6 +20,7 @@ import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
     from .ids import AnonymousReport
+    from .lookup import PresenceEstimate
     from .matching import OverlapReport
     from .results import PushResult, SyncResult
 
@@ -62,10 +64,17 @@ class MoeAccessor:
     def keep_in_destination(
         self, destination: Any, id_col: str = "uid", **kwargs: Any
     ) -> pd.DataFrame:
-        """Same as :func:`moecohort.keep_in_destination`."""
-        from .matching import keep_in_destination
+        """Same as :func:`moecohort.keep_in_destination`: ``destination`` is an export of the
+        destination app, or the app itself (an ``AppCredentials`` or a profile name)."""
+        from .lookup import keep_in_destination
 
         return keep_in_destination(self._df, destination, id_col, **kwargs)
+
+    def estimate_presence(self, app: Any, id_col: str = "uid", **kwargs: Any) -> PresenceEstimate:
+        """Same as :func:`moecohort.estimate_presence`: how many of these users ``app`` knows."""
+        from .lookup import estimate_presence
+
+        return estimate_presence(self._df, app, id_col=id_col, **kwargs)
 
     def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult:
         """Same as :func:`moecohort.push_cohort`."""

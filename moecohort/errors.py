@@ -23,11 +23,14 @@ __all__ = [
     "ConfigurationError",
     "EmptyInputError",
     "InputError",
+    "LookupFailedError",
+    "LookupsNotEnabledError",
     "MoEngageError",
     "PayloadTooLargeError",
     "PushFailedError",
     "RateLimitError",
     "SyncLockedError",
+    "TooManyLookupsError",
 ]
 
 
@@ -106,6 +109,17 @@ class CohortNameError(InputError):
         self.suggestion = suggestion
 
 
+class TooManyLookupsError(InputError):
+    """Looking up every id would take longer than the limit moecohort holds itself to (the
+    Get User API answers 1,000 users a minute). ``ids`` is how many there are, ``limit`` the
+    most allowed (the argument ``param`` raises it)."""
+
+    def __init__(self, message: str, *, ids: int, limit: int, param: str) -> None:
+        super().__init__(message, param=param)
+        self.ids = ids
+        self.limit = limit
+
+
 class Outcome(Protocol):
     """What a push or a sync did (:class:`moecohort.results.DeliveryResult` and its
     subclasses), as the errors below carry it."""
@@ -119,7 +133,8 @@ class APIError(MoEngageError):
 
     ``status`` is the HTTP status; ``type``, ``message``, ``attribute`` and
     ``request_id`` come from MoEngage's error envelope
-    ``{"status": "fail", "error": {...}}`` when the response carried one.
+    ``{"status": "fail", "error": {...}}`` when the response carried one. ``hint``, when
+    given, says what to do about it and ends the message.
     """
 
     def __init__(
@@ -130,15 +145,18 @@ class APIError(MoEngageError):
         *,
         attribute: str | None = None,
         request_id: str | None = None,
+        hint: str | None = None,
     ) -> None:
         self.status = status
         self.type = type
         self.message = message
         self.attribute = attribute
         self.request_id = request_id
+        self.hint = hint
         #: What the push or sync that this error stopped had done, when there is one.
         self.result: Outcome | None = None
-        super().__init__(self._describe())
+        text = self._describe()
+        super().__init__(f"{text.rstrip('.')}. {hint}" if hint else text)
 
     def _describe(self) -> str:
         parts = [f"HTTP {self.status}" if self.status is not None else "no response"]
@@ -154,7 +172,7 @@ class APIError(MoEngageError):
         return text
 
     @classmethod
-    def from_response(cls, status: int, body: Any) -> APIError:
+    def from_response(cls, status: int, body: Any, *, hint: str | None = None) -> APIError:
         """Build the right subclass from a status and a parsed (or raw) body."""
         err: dict[str, Any] = {}
         if isinstance(body, dict):
@@ -172,6 +190,7 @@ class APIError(MoEngageError):
             _str_or_none(err.get("message")),
             attribute=_str_or_none(err.get("attribute")),
             request_id=_str_or_none(err.get("request_id")),
+            hint=hint,
         )
 
 
@@ -190,6 +209,11 @@ class AccountSuspendedError(APIError):
     """HTTP 403: the workspace is blocked or suspended."""
 
 
+class LookupsNotEnabledError(APIError):
+    """The Get User API refused a workspace whose account is not suspended: MoEngage
+    enables that API per workspace, on request."""
+
+
 class RateLimitError(APIError):
     """HTTP 429, still failing after every retry."""
 
@@ -203,6 +227,16 @@ class PushFailedError(MoEngageError):
     changes) were not accepted."""
 
     def __init__(self, message: str, result: Outcome) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class LookupFailedError(MoEngageError):
+    """Some ids could not be looked up (their requests failed after every retry), so a
+    decision that needs all of them (``keep_in_destination``) was not made. ``result`` is
+    the :class:`moecohort.LookupResult`, ``result.failed`` says why for each id."""
+
+    def __init__(self, message: str, result: Any) -> None:
         super().__init__(message)
         self.result = result
 

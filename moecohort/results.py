@@ -3,20 +3,28 @@
 :class:`DeliveryResult` holds what every delivery reports: the cohort, the input rows
 and the users set aside, the failed users, the requests and how the run ended. It
 renders as text (``repr``) and as HTML in notebooks from the same rows. A push
-(:class:`PushResult`) adds the members accepted; a sync (:class:`SyncResult`) adds the
-difference it planned and what of it was acknowledged.
+(:class:`PushResult`) adds the members accepted by the API; a sync (:class:`SyncResult`)
+adds the difference it planned and what of it the API acknowledged.
+
+"Accepted by the API" is all a 200 from the Cohort Sync API means: it never creates users
+and silently drops the uids the destination does not know. When what the destination knows
+is known (``result.presence``: a :class:`~moecohort.PresenceEstimate` from
+``estimate_presence``, or a :class:`~moecohort.LookupResult` of the same ids), the views
+also show the members expected to land, with the interval.
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
 from . import _html
 from .delivery import INTERRUPTED, Sent, failed_frame
 from .errors import PushFailedError
+from .lookup import Expected, LookupResult, PresenceEstimate
 
 __all__ = ["DeliveryResult", "PushResult", "SyncResult"]
 
@@ -65,6 +73,10 @@ class DeliveryResult:
     plan: pd.DataFrame | None = None
     #: Set when the delivery stopped early (401, 403, Ctrl-C, ...).
     stopped_by: str | None = None
+    #: What the destination knows of these users, when known: the estimate (or the exact
+    #: lookup) the expected members are computed from. Set it after the push:
+    #: ``result.presence = mc.estimate_presence(df, app)``.
+    presence: PresenceEstimate | LookupResult | None = None
 
     @property
     def members_failed(self) -> int:
@@ -109,10 +121,57 @@ class DeliveryResult:
         """The counts as HTML, without the collapsible details (plan, failures)."""
         return self._html(sections=False)
 
+    def as_dict(self) -> dict[str, Any]:
+        """The result as plain values under their attribute names (for JSON, such as
+        ``moecohort push --json``): what was delivered, how it ended, every count."""
+        out: dict[str, Any] = {
+            "ok": self.ok,
+            "cohort_name": self.cohort_name,
+            "cohort_id": self.cohort_id,
+            "workspace_id": self.workspace_id,
+            "dry_run": self.dry_run,
+            "stopped_by": self.stopped_by,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "input_rows": self.input_rows,
+            "skipped_anonymous": self.skipped_anonymous,
+            "skipped_duplicates": self.skipped_duplicates,
+            "anonymous_by_reason": dict(self.anonymous_by_reason),
+            **self._counts(),
+            "members_failed": self.members_failed,
+            "requests": self.requests,
+            "batches": self.batches,
+            "retries": self.retries,
+            "statuses": dict(self.statuses),
+        }
+        expected = self.expected()
+        if expected is not None:
+            out["expected_members"] = {
+                "members": expected.members,
+                "low": expected.low,
+                "high": expected.high,
+                "confidence": expected.confidence,
+                "exact": expected.exact,
+            }
+        return out
+
+    def estimate(self) -> PresenceEstimate | None:
+        """:attr:`presence` as a :class:`~moecohort.PresenceEstimate` (None when unknown)."""
+        if isinstance(self.presence, LookupResult):
+            return PresenceEstimate.from_lookup(self.presence)
+        return self.presence
+
+    def expected(self) -> Expected | None:
+        """Members expected to land (or, removing, to leave), with the interval; None when
+        :attr:`presence` is not set or answered nothing."""
+        estimate = self.estimate()
+        if estimate is None or not estimate.n_checked:
+            return None
+        return estimate.expected_for(self._sent_members())
+
     def __repr__(self) -> str:
         lines = [f"{type(self).__name__}: {self.headline}{self._title_suffix()}"]
-        lines += [f"  {k:<26} {int(v):>12,}" for k, v in self._summary_rows()]
-        lines += self._detail_lines()
+        lines += [f"  {k:<30} {v:>12}" for k, v in self._display_rows()]
+        lines += self._detail_lines() + self._presence_lines()
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -120,6 +179,45 @@ class DeliveryResult:
 
     # ---- what each kind of result says in its own words
     def _summary_rows(self) -> list[tuple[str, int]]:
+        raise NotImplementedError
+
+    def _counts(self) -> dict[str, Any]:
+        """The counts of this kind of result, for :meth:`as_dict`."""
+        raise NotImplementedError
+
+    def _sent_members(self) -> int:
+        """The members the expectation applies to (accepted, or planned in a dry run)."""
+        raise NotImplementedError
+
+    def _expected_label(self) -> str:
+        return "members expected to land"
+
+    def _expected_rows(self) -> list[tuple[str, int]]:
+        expected = self.expected()
+        return [] if expected is None else [(self._expected_label(), expected.members)]
+
+    def _display_rows(self) -> list[tuple[str, str]]:
+        """The summary rows as text; the expected members with their interval."""
+        expected = self.expected()
+        label = self._expected_label()
+        return [
+            (k, str(expected) if expected is not None and k == label else f"{int(v):,}")
+            for k, v in self._summary_rows()
+        ]
+
+    def _presence_lines(self) -> list[str]:
+        estimate = self.estimate()
+        if estimate is None or not estimate.n_checked:
+            return []
+        low, high = estimate.interval
+        how = "every id looked up" if estimate.exact else f"{estimate.n_checked:,} ids sampled"
+        return [
+            f"  the destination knows {estimate.fraction:.1%} of these users "
+            f"({low:.1%} to {high:.1%}, {estimate.confidence:.0%}; {how}): "
+            "the API accepts the others but they do not join the cohort"
+        ]
+
+    def _expected_suffix(self) -> str:
         raise NotImplementedError
 
     def _failure_message(self) -> str:
@@ -141,11 +239,11 @@ class DeliveryResult:
         return []
 
     def _html(self, *, sections: bool) -> str:
-        rows = [(k, f"{int(v):,}") for k, v in self._summary_rows()]
+        notes = [n for n in (self._html_note(), *map(html.escape, self._presence_lines())) if n]
         return _html.table_html(
             f"{type(self).__name__}: {self.headline}",
-            rows,
-            note=self._html_note(),
+            self._display_rows(),
+            note="<br>".join(n.strip() for n in notes) or None,
             status=(self.ok, self._badge()),
             sections=self._html_sections() if sections else (),
         )
@@ -182,14 +280,39 @@ class PushResult(DeliveryResult):
 
     @property
     def headline(self) -> str:
-        verb = "would push" if self.dry_run else ("pushed" if self.ok else "push incomplete:")
         what = "add" if self.action == "add" else "remove"
-        done = self.members_planned if self.dry_run else self.members_accepted
+        where = f" in workspace {self.workspace_id}" if self.workspace_id else ""
+        if self.dry_run:
+            return (
+                f"would push {self.members_planned:,} users ({what}) to cohort "
+                f"{self.cohort_name!r}{where}" + self._expected_suffix()
+            )
         return (
-            f"{verb} {done:,} users ({what}) to cohort {self.cohort_name!r}"
-            + (f" in workspace {self.workspace_id}" if self.workspace_id else "")
-            + (f" in {self.elapsed_s:.1f}s" if not self.dry_run else "")
+            ("" if self.ok else "push incomplete: ")
+            + f"{self.members_accepted:,} users accepted by the API ({what}) for cohort "
+            + f"{self.cohort_name!r}{where} in {self.elapsed_s:.1f}s"
+            + self._expected_suffix()
         )
+
+    def _sent_members(self) -> int:
+        return self.members_planned if self.dry_run else self.members_accepted
+
+    def _expected_label(self) -> str:
+        return "members expected to land" if self.action == "add" else "members expected to leave"
+
+    def _expected_suffix(self) -> str:
+        expected = self.expected()
+        if expected is None:
+            return ""
+        return f"; {expected} expected to {'land' if self.action == 'add' else 'leave'}"
+
+    def _counts(self) -> dict[str, Any]:
+        return {
+            "action": self.action,
+            "wire_format": self.wire_format,
+            "members_accepted": self.members_accepted,
+            "members_planned": self.members_planned,
+        }
 
     def _failure_message(self) -> str:
         done = self.members_planned if self.dry_run else self.members_accepted
@@ -204,9 +327,10 @@ class PushResult(DeliveryResult):
         return [
             ("input rows", self.input_rows),
             (
-                "members planned" if self.dry_run else "members accepted",
+                "members planned" if self.dry_run else "members accepted by the API",
                 self.members_planned if self.dry_run else self.members_accepted,
             ),
+            *self._expected_rows(),
             ("members failed", self.members_failed),
             ("skipped: anonymous", self.skipped_anonymous),
             ("skipped: duplicate", self.skipped_duplicates),
@@ -287,10 +411,14 @@ class SyncResult(DeliveryResult):
 
     @property
     def headline(self) -> str:
-        """What was acknowledged (next to what was planned, when that differs)."""
-        verb = "would sync" if self.dry_run else "synced"
+        """What the API acknowledged (next to what was planned, when that differs)."""
         mode = "" if self.mode == "diff" else f" (resync {self.mode})"
-        if self.dry_run or (self.added, self.removed) == (self.to_add, self.to_remove):
+        where = f"cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}"
+        if self.dry_run:
+            return f"would sync {where}: +{self.to_add:,} -{self.to_remove:,}" + (
+                self._expected_suffix()
+            )
+        if (self.added, self.removed) == (self.to_add, self.to_remove):
             changes = f"+{self.to_add:,} -{self.to_remove:,}"
         else:
             changes = (
@@ -298,10 +426,33 @@ class SyncResult(DeliveryResult):
                 f"-{self.removed:,} of {self.to_remove:,} to remove"
             )
         return (
-            f"{verb} cohort {self.cohort_name!r} in workspace {self.workspace_id}{mode}: "
-            + changes
-            + ("" if self.dry_run else f" in {self.elapsed_s:.1f}s, {self.status}")
+            f"sync of {where}: {changes} accepted by the API in {self.elapsed_s:.1f}s, "
+            f"{self.status}" + self._expected_suffix()
         )
+
+    def _sent_members(self) -> int:
+        return self.desired
+
+    def _expected_label(self) -> str:
+        return "members expected in the cohort"
+
+    def _expected_suffix(self) -> str:
+        expected = self.expected()
+        return "" if expected is None else f"; {expected} members expected in the cohort"
+
+    def _counts(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "run_id": self.run_id,
+            "mode": self.mode,
+            "resumed": self.resumed,
+            "desired": self.desired,
+            "unchanged": self.unchanged,
+            "to_add": self.to_add,
+            "added": self.added,
+            "to_remove": self.to_remove,
+            "removed": self.removed,
+        }
 
     def _failure_message(self) -> str:
         return (
@@ -316,11 +467,12 @@ class SyncResult(DeliveryResult):
             ("skipped: anonymous", self.skipped_anonymous),
             ("skipped: duplicate", self.skipped_duplicates),
             ("desired members", self.desired),
+            *self._expected_rows(),
             ("unchanged", self.unchanged),
             ("to add", self.to_add),
             ("to remove", self.to_remove),
-            ("added", self.added),
-            ("removed", self.removed),
+            ("adds accepted by the API", self.added),
+            ("removes accepted by the API", self.removed),
             ("failed", self.members_failed),
             ("requests (HTTP attempts)", self.requests),
         ]

@@ -79,6 +79,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
+@pytest.fixture(scope="session")
+def _matplotlib_config(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("matplotlib"))
+
+
+@pytest.fixture(autouse=True)
+def _own_user_folders(tmp_path_factory, monkeypatch, _matplotlib_config) -> None:
+    """Every test, and every process it starts, has user data and config folders of its
+    own (platformdirs follows the XDG variables): nothing reads or writes the user's
+    profiles, sync state or rate budget, even in tests that clear the MOECOHORT_* variables.
+    Matplotlib keeps one config folder for the session (its font cache is slow to build)."""
+    home = tmp_path_factory.mktemp("user")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("MPLCONFIGDIR", _matplotlib_config)
+
+
 @pytest.fixture(autouse=True)
 def _private_rate_budget(tmp_path_factory: pytest.TempPathFactory, monkeypatch) -> None:
     """Every test's pushes share a rate budget of their own, never the user's (in the user

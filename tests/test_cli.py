@@ -283,9 +283,9 @@ def test_push_dry_run_needs_no_credentials_and_sends_nothing(runner: CliRunner, 
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["dry_run"] is True
-    assert data["members planned"] == 3760
-    assert data["skipped: anonymous"] == 200
-    assert data["skipped: duplicate"] == 40
+    assert data["members_planned"] == 3760
+    assert data["skipped_anonymous"] == 200
+    assert data["skipped_duplicates"] == 40
     assert dest_env.request_log() == []
 
 
@@ -307,7 +307,7 @@ def test_push_to_the_emulator_and_exit_zero(runner: CliRunner, dest_env) -> None
     )
     # Users unknown to the destination are accepted by the API but never added.
     assert result.exit_code == 0, result.output
-    assert "pushed 3,760 users" in result.output
+    assert "3,760 users accepted by the API" in result.output
     members = dest_env.cohort_members("WS-CLI", "From CLI")
     assert members and members <= dest_users
     assert len(members) == 2400
@@ -382,7 +382,7 @@ def test_a_stopped_push_still_reports_what_it_did(
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     payload = json.loads(result.stdout)
-    assert payload["ok"] is False and payload["members failed"] == 3760
+    assert payload["ok"] is False and payload["members_failed"] == 3760
     assert "authentication failed" in payload["stopped_by"]
     assert len(pd.read_csv(out)) == 3760
     assert "wrong-key-0000000000" not in result.output
@@ -391,7 +391,7 @@ def test_a_stopped_push_still_reports_what_it_did(
 # --------------------------------------------------------------------------- CSV files
 def planned(result) -> int:
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)["members planned"]
+    return json.loads(result.stdout)["members_planned"]
 
 
 @pytest.mark.parametrize(("sep", "shown"), [(";", "';'"), ("\t", "tab"), ("|", "'|'")])
@@ -762,7 +762,7 @@ def test_sync_twice_then_history(runner: CliRunner, dest_env, tmp_path: Path) ->
     first = runner.invoke(cli, [*args, "--state", state, "--json"])
     assert first.exit_code == 0, first.output
     data = json.loads(first.output)
-    assert data["status"] == "ok" and data["added"] == data["to add"] > 2000
+    assert data["status"] == "ok" and data["added"] == data["to_add"] > 2000
 
     users.head(3100).tail(3000).to_csv(first_file, index=False)  # 100 leave, 100 join
     dry = runner.invoke(cli, [*args, "--state", state, "--dry-run"])
@@ -770,7 +770,7 @@ def test_sync_twice_then_history(runner: CliRunner, dest_env, tmp_path: Path) ->
     second = runner.invoke(cli, [*args, "--state", state, "--json"])
     data2 = json.loads(second.output)
     assert second.exit_code == 0 and data2["run_id"] == 2
-    assert 0 < data2["to add"] <= 100 and 0 < data2["to remove"] <= 100
+    assert 0 < data2["to_add"] <= 100 and 0 < data2["to_remove"] <= 100
 
     history = runner.invoke(cli, ["history", "--state", state, "-n", "Mirror", "--json"])
     runs = json.loads(history.output)
@@ -861,7 +861,7 @@ def test_emulator_faults_reach_the_requests(runner: CliRunner, tmp_path: Path) -
         args = ["push", DEST, "-n", "Chaos", "--id-col", "ID", "--max-retries", "0", "--json"]
         result = runner.invoke(cli, args, env=env)
         assert result.exit_code == 1
-        assert json.loads(result.stdout)["members failed"] == 4795
+        assert json.loads(result.stdout)["members_failed"] == 4795
     finally:
         proc.terminate()
         proc.wait(timeout=60)

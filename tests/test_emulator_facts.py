@@ -33,6 +33,16 @@ SAME = [
     # Both include the parentheses partners report rejected, besides MoEngage's own list.
     ("FORBIDDEN_COHORT_NAME_CHARS", "FORBIDDEN_COHORT_NAME_CHARS"),
     ("RATE_WINDOW_S", "RATE_WINDOW_S"),
+    # Looking users up (FACTS.md, "Looking users up"): the Get User API ...
+    ("GET_USER_PATH", "GET_USER_PATH"),
+    ("GET_USER_APP_ID_PARAM", "GET_USER_APP_ID_PARAM"),
+    ("MAX_LOOKUP_IDENTIFIERS", "MAX_LOOKUP_IDENTIFIERS"),
+    # the documented limit, which the client's default pace equals (a lower pace is a
+    # setting, users_per_minute, not a different constant)
+    ("LOOKUPS_PER_MINUTE", "LOOKUPS_PER_MINUTE"),
+    # ... and the Custom Segments API's list, whose limits the client counts its calls against.
+    ("CUSTOM_SEGMENTS_PATH", "CUSTOM_SEGMENTS_PATH"),
+    ("SEGMENT_LIST_LIMITS", "SEGMENT_LIST_LIMITS"),
 ]
 
 #: Every public name of facts.py, and of _constants.py, is accounted for in this module:
@@ -41,17 +51,8 @@ EMULATOR_ONLY = {
     # The 1,000 active segments cap: the emulator enforces it (400 for a new cohort over
     # the cap); the client never counts a workspace's segments, so it has no constant.
     "MAX_ACTIVE_SEGMENTS",
-    # Looking users up (FACTS.md, "Looking users up"): the emulator serves the Get User API
-    # and the Custom Segments API v3 before the client calls them. Emulator-only for now:
-    # when the client adds its own constants for these, pair each one here (SAME, or a test
-    # of its own saying why the two sides differ) and take it off this list.
-    "GET_USER_PATH",
-    "GET_USER_APP_ID_PARAM",
-    "IDENTIFIER_TYPES",
-    "MAX_LOOKUP_IDENTIFIERS",
-    "LOOKUPS_PER_MINUTE",
-    "CUSTOM_SEGMENTS_PATH",
-    "SEGMENT_LIST_LIMITS",
+    # The Custom Segments API's get-by-id limits: the client only ever lists segments by
+    # name (preflight), it never fetches one by id.
     "SEGMENT_GET_LIMITS",
     # Not documented; the emulator's own choice (facts.UNDOCUMENTED): the type/source of a
     # segment that cohort sync created. The client must never get a copy to rely on; it may
@@ -70,9 +71,16 @@ COMPARED_BELOW = {
     "MAX_BODY_BYTES": "MAX_BODY_BYTES",
     "REQUESTS_PER_MINUTE": "DEFAULT_REQUESTS_PER_MINUTE",
     "PLACEHOLDER_IDS": "PLACEHOLDER_IDS",
+    "IDENTIFIER_TYPES": "LOOKUP_IDENTIFIER_TYPE",
 }
 #: Client names compared with something of the emulator outside facts.py.
-CLIENT_COMPARED_ELSEWHERE = {"SAMPLE_SOURCE_FILE", "SAMPLE_DESTINATION_FILE", "VERSION"}
+CLIENT_COMPARED_ELSEWHERE = {
+    "SAMPLE_SOURCE_FILE",
+    "SAMPLE_DESTINATION_FILE",
+    "VERSION",
+    "LOOKUP_LIMIT_BREACHED",
+    "SUSPENDED_TYPES",
+}
 
 #: What pandas makes of missing values (str(float("nan")) and str(pd.NA), lower-cased).
 PANDAS_ARTEFACTS = frozenset({"nan", "<na>"})
@@ -195,6 +203,28 @@ def test_lookup_facts_are_the_documented_ones() -> None:
     assert facts.SEGMENT_GET_LIMITS == ((60.0, 100), (3600.0, 1000), (86400.0, 4000))
     assert facts.GET_USER_PATH == "/v1/customers/export"
     assert facts.CUSTOM_SEGMENTS_PATH == "/v3/custom-segments"
+
+
+def test_the_client_looks_users_up_by_uid() -> None:
+    # FACTS.md documents two identifier types; the client sends uids, so it uses the one for
+    # uids (customer_id), never MoEngage's internal id.
+    assert client.LOOKUP_IDENTIFIER_TYPE in facts.IDENTIFIER_TYPES
+    assert client.LOOKUP_IDENTIFIER_TYPE == facts.IDENTIFIER_TYPES[0] == "customer_id"
+
+
+def test_error_types_the_client_acts_on_are_the_emulators() -> None:
+    # Not in facts.py (the emulator keeps its error wording next to its protocol code): the
+    # 400 type that stops a lookup, and the 403 types that mean "suspended" rather than
+    # "the Get User API is not enabled".
+    from moecohort.emulator import protocol, userapi
+
+    assert client.LOOKUP_LIMIT_BREACHED == userapi.TYPE_LIMIT_BREACHED == "LimitBreached"
+    assert set(protocol.SUSPENSION_MESSAGES) == client.SUSPENDED_TYPES, (
+        "the client and the emulator disagree on the 403 types of a suspended account"
+    )
+    # The emulator's answer for a workspace without the Get User API must not read as a
+    # suspension: the client would then blame the account instead of the missing API.
+    assert userapi.TYPE_NOT_ENABLED not in client.SUSPENDED_TYPES
 
 
 def test_undocumented_choices_are_marked_and_not_documented_values() -> None:

@@ -246,7 +246,8 @@ def test_the_cli_says_stopping_and_still_reports_after_two_ctrl_c(
     watcher.join()
     assert result.exit_code == 130, result.output
     assert "stopping…" in result.output  # said on the command line, not only logged
-    assert "push incomplete" in result.output and "members accepted" in result.output
+    assert "push incomplete" in result.output
+    assert "members accepted by the API" in result.output
     failed = pd.read_csv(failed_out, dtype={"uid": str})
     assert {"Interrupted", "NotSent"} >= set(failed["error_type"]) >= {"Interrupted"}
     assert "Aborted!" not in result.output and KEY not in result.output

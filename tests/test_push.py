@@ -801,7 +801,7 @@ def test_summary_counts(rsps):
     result = push(MESSY)
     summary = result.summary()["count"]
     assert summary["input rows"] == len(MESSY)
-    assert summary["members accepted"] == 4
+    assert summary["members accepted by the API"] == 4
     assert summary["skipped: anonymous"] == 7
     assert summary["skipped: duplicate"] == 3
     assert summary["requests (HTTP attempts)"] == 1

@@ -414,7 +414,9 @@ def test_push_against_the_emulator(emu: Emulator) -> None:
     assert panel.progress.bar_style == "success"
     assert panel.progress.value == panel.progress.max == 4
     assert html_text(panel.progress_label).startswith("✓ 4 accepted, 0 failed")
-    assert "PushResult: pushed 4 users (add) to cohort 'Buyers'" in html_text(panel.output)
+    assert "PushResult: 4 users accepted by the API (add) for cohort 'Buyers'" in html_text(
+        panel.output
+    )
     assert "failed-csv" not in panel.output.value  # nothing failed: no download
     assert not panel.push_button.disabled and not panel.cohort_name_field.disabled
 

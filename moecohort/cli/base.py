@@ -209,18 +209,7 @@ def echo_result(
     if failed_out and len(result.failed):
         result.failed.to_csv(failed_out, index=False)
     if as_json:
-        summary = {k: int(v) for k, v in result.summary()["count"].items()}
-        payload = {
-            "ok": result.ok,
-            "cohort_name": result.cohort_name,
-            "cohort_id": result.cohort_id,
-            "workspace_id": result.workspace_id,
-            "stopped_by": result.stopped_by,
-            "elapsed_s": round(result.elapsed_s, 3),
-            **extra,
-            **summary,
-        }
-        click.echo(json.dumps(payload, indent=2))
+        click.echo(json.dumps({**result.as_dict(), **extra}, indent=2))
     else:
         click.echo(repr(result))
         if failed_out and len(result.failed):

@@ -208,7 +208,7 @@ def push(
             dry_run=dry_run,
             progress=progress,
         )
-    echo_result(result, failed_out, as_json, dry_run=result.dry_run)
+    echo_result(result, failed_out, as_json)
 
 
 # --------------------------------------------------------------------------- sync and history
@@ -294,15 +294,7 @@ def sync(
             progress=progress,
             allow_empty=allow_empty,
         )
-    echo_result(
-        result,
-        failed_out,
-        as_json,
-        status=result.status,
-        run_id=result.run_id,
-        mode=result.mode,
-        resumed=result.resumed,
-    )
+    echo_result(result, failed_out, as_json)
 
 
 @cli.command()

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from ..credentials import AppCredentials
 from ..errors import InputError
 from ..ids import OK, as_series, classify_with_shape, require_column, to_arrow_ids
 from ..ids._arrow import Shape, take_rows
@@ -185,7 +186,16 @@ def keep_in_destination(
     The seed flow needs users that exist in both apps: the Cohort Sync API never
     creates users, so ids unknown to the destination would be accepted and then
     silently ignored. Anonymous rows are dropped too (they exist nowhere).
+
+    This is the export-based filter; :func:`moecohort.keep_in_destination` also takes the
+    destination app itself (it looks the ids up) and comes here for an export.
     """
+    if isinstance(destination, (str, AppCredentials)):
+        raise InputError(
+            "destination is an app, not an export: use moecohort.keep_in_destination, "
+            "which looks the ids up in the app (or pass an export of the app here).",
+            param="destination",
+        )
     require_column(df, id_col)
     dst = _side(
         destination, destination_col or id_col, placeholders, "The destination", "destination_col"

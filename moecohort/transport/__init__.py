@@ -7,8 +7,8 @@
   (:mod:`~moecohort.transport.holders` tells live processes from dead ones);
 * :mod:`~moecohort.transport.retry`: :class:`RetryPolicy`, a frozen value (like urllib3's
   ``Retry``);
-* :mod:`~moecohort.transport.http`: :class:`Transport`, one endpoint's requests, and the
-  :class:`Reply` each ends with.
+* :mod:`~moecohort.transport.http`: :class:`Transport`, one endpoint's requests (Cohort Sync,
+  or another :class:`Endpoint`), and the :class:`Reply` each ends with.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 from .budget import (
     BUDGET_DIR_ENV,
     COHORT_SYNC_LIMIT,
+    GET_USER_LIMIT,
     SHARED_BUDGET_ENV,
     BudgetKey,
     BudgetStore,
@@ -27,6 +28,7 @@ from .http import (
     MAX_IN_FLIGHT_LIMIT,
     NOT_SENT,
     USER_AGENT,
+    Endpoint,
     Reply,
     Transport,
     TransportStats,
@@ -40,6 +42,7 @@ __all__ = [
     "COHORT_SYNC_LIMIT",
     "DEFAULT_MAX_IN_FLIGHT",
     "DEFAULT_RETRY",
+    "GET_USER_LIMIT",
     "MAX_IN_FLIGHT_LIMIT",
     "NOT_SENT",
     "RETRY_STATUSES",
@@ -47,6 +50,7 @@ __all__ = [
     "USER_AGENT",
     "BudgetKey",
     "BudgetStore",
+    "Endpoint",
     "Pacer",
     "Rate",
     "Reply",

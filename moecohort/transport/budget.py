@@ -65,6 +65,7 @@ __all__ = [
     "BUDGET_DIR_ENV",
     "BUDGET_FILE",
     "COHORT_SYNC_LIMIT",
+    "GET_USER_LIMIT",
     "SHARED_BUDGET_ENV",
     "WINDOW_MARGIN_S",
     "BudgetKey",
@@ -82,6 +83,8 @@ SHARED_BUDGET_ENV = "MOECOHORT_SHARED_BUDGET"
 BUDGET_FILE = "budget.sqlite"
 #: The limit name of the Cohort Sync API's requests per minute.
 COHORT_SYNC_LIMIT = "cohort_sync"
+#: The budget of the Get User API's requests (1,000 users a minute: 50 full requests).
+GET_USER_LIMIT = "get_user"
 #: Added to the 60 s window: requests of different processes reach the server with
 #: different delays after their start, so a window held to exactly 60 s on start times
 #: could put one request too many into the server's minute.

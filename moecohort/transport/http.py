@@ -6,6 +6,10 @@
 machine that sends to the workspace shares) and retried as a
 :class:`~moecohort.transport.retry.RetryPolicy` says. It never raises for HTTP or
 network errors: each :meth:`Transport.send` returns a :class:`Reply` saying how it ended.
+
+By default it talks to the Cohort Sync endpoint; an :class:`Endpoint` points it at another
+MoEngage API (the Get User API, the Custom Segments API) with that API's method, headers
+and rate-limit unit, and everything else (auth, pacing, retries, hints) stays the same.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import collections
 import http.client
 import json
 import logging
+import math
 import random
 import re
 import socket
@@ -41,6 +46,7 @@ from .._constants import (
 )
 from ..credentials import AppCredentials
 from ..errors import ConfigurationError
+from .budget import COHORT_SYNC_LIMIT
 from .pacer import Pacer
 from .retry import RetryPolicy, default_retry, header_float, retry_after_seconds
 from .shared_pacer import pacer_for
@@ -50,6 +56,7 @@ __all__ = [
     "MAX_IN_FLIGHT_LIMIT",
     "NOT_SENT",
     "USER_AGENT",
+    "Endpoint",
     "Reply",
     "Transport",
     "TransportStats",
@@ -87,6 +94,28 @@ def _basic_header(user: str, password: str) -> str:
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a :class:`Transport` sends, other than the Cohort Sync endpoint.
+
+    ``headers`` are sent besides ``User-Agent``, ``Accept`` and Basic auth.
+    ``units_per_request`` says how the server's ``x-ratelimit-*`` headers count: 1 when they
+    count requests (Cohort Sync, the Custom Segments API); the most units one request can
+    use when they count something else (the Get User API counts users: 20 a request). The
+    transport reads a limit of ``L`` units as ``L / units_per_request`` requests a minute
+    and ``R`` units left as ``floor(R / units_per_request)`` requests left.
+    """
+
+    url: str
+    method: str = "POST"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    units_per_request: int = 1
+
+    def __post_init__(self) -> None:
+        if self.units_per_request < 1:
+            raise ConfigurationError("units_per_request must be at least 1.")
+
+
 @dataclass
 class Reply:
     """The final outcome of sending one body (after any retries)."""
@@ -113,7 +142,8 @@ class TransportStats:
 
 
 class Transport:
-    """Sends bodies to ``app``'s Cohort Sync endpoint with pacing and retries.
+    """Sends bodies to ``app``'s Cohort Sync endpoint (or to ``endpoint``) with pacing and
+    retries.
 
     Retried as ``retry`` says (:class:`RetryPolicy`; default :data:`DEFAULT_RETRY`
     with ``max_retries`` when given): 429 after ``Retry-After`` or ``x-ratelimit-reset``
@@ -124,13 +154,15 @@ class Transport:
 
     Without a ``pacer``, the transport makes its own (closed by :meth:`close`): one that
     shares the workspace's budget with every moecohort process of the machine, unless
-    ``shared_budget`` is False (None: on, unless ``$MOECOHORT_SHARED_BUDGET`` is 0).
+    ``shared_budget`` is False (None: on, unless ``$MOECOHORT_SHARED_BUDGET`` is 0);
+    ``budget`` names which of the workspace's limits it spends (Cohort Sync's by default).
     """
 
     def __init__(
         self,
         app: AppCredentials,
         *,
+        endpoint: Endpoint | None = None,
         wire_format: str = "segment_sync",
         requests_per_minute: float = DEFAULT_REQUESTS_PER_MINUTE,
         retry: RetryPolicy | None = None,
@@ -142,6 +174,7 @@ class Transport:
         rng: random.Random | None = None,
         sleep: Callable[[float], None] | None = None,
         shared_budget: bool | None = None,
+        budget: str = COHORT_SYNC_LIMIT,
     ) -> None:
         if not isinstance(app, AppCredentials):
             raise ConfigurationError(
@@ -152,12 +185,15 @@ class Transport:
         elif max_retries is not None:
             retry = retry.with_(max_retries=max_retries)
         self.app = app
-        self.url = app.endpoint
+        self.endpoint = endpoint
+        self.url = app.endpoint if endpoint is None else endpoint.url
+        self.method = "POST" if endpoint is None else endpoint.method
+        self._units = 1 if endpoint is None else endpoint.units_per_request
         self.retry = retry
         self.timeout = timeout
         self._owns_pacer = pacer is None
         self.pacer = pacer or pacer_for(
-            app.host, app.workspace_id, requests_per_minute, shared=shared_budget
+            app.host, app.workspace_id, requests_per_minute, shared=shared_budget, limit=budget
         )
         self.stats = TransportStats()
         self._rng = rng or random.Random()
@@ -171,14 +207,18 @@ class Transport:
             adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_size, max_retries=0)
             self.session.mount("http://", adapter)
             self.session.mount("https://", adapter)
-        self.headers = {
-            "Content-Type": "application/json",
-            HEADER_APPKEY: app.workspace_id,
-            "User-Agent": USER_AGENT,
-            "Accept": "application/json",
-        }
-        if wire_format == "segment_sync":
-            self.headers[HEADER_PARTNER] = PARTNER_MOENGAGE
+        if endpoint is None:
+            self.headers = {
+                "Content-Type": "application/json",
+                HEADER_APPKEY: app.workspace_id,
+                "User-Agent": USER_AGENT,
+                "Accept": "application/json",
+            }
+            if wire_format == "segment_sync":
+                self.headers[HEADER_PARTNER] = PARTNER_MOENGAGE
+        else:
+            self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+            self.headers.update(endpoint.headers)
         self._auth = BasicAuth(app)
 
     def close(self) -> None:
@@ -197,9 +237,10 @@ class Transport:
         """Send nothing more (e.g. after a 401): waiting and retrying sends end ``NotSent``."""
         self._stopped.set()
 
-    def send(self, body: bytes) -> Reply:
-        """POST ``body``, retrying what is worth retrying. Never raises for HTTP or
-        network errors: the returned :class:`Reply` says how it ended."""
+    def send(self, body: bytes | None = None) -> Reply:
+        """Send ``body`` (POST by default; None: no body, as for a GET), retrying what is
+        worth retrying. Never raises for HTTP or network errors: the returned
+        :class:`Reply` says how it ended."""
         attempt = 0
         while True:
             attempt += 1
@@ -228,7 +269,7 @@ class Transport:
         self._sleep(seconds)
         return self._stopped.is_set()
 
-    def _attempt(self, body: bytes) -> tuple[Reply, float | None]:
+    def _attempt(self, body: bytes | None) -> tuple[Reply, float | None]:
         if self.pacer.acquire(self._stopped) is None or self._stopped.is_set():
             return Reply(status=None, error_type=NOT_SENT, message="not sent: stopped"), None
         with self._lock:
@@ -236,7 +277,8 @@ class Transport:
             self.stats.attempts += 1
         t0 = time.monotonic()
         try:
-            resp = self.session.post(
+            resp = self.session.request(
+                self.method,
                 self.url,
                 data=body,
                 headers=self.headers,
@@ -258,11 +300,12 @@ class Transport:
             if reply.request_id:
                 self.stats.request_ids.append(reply.request_id)
         log.debug(
-            "POST %s -> %s in %.0f ms (%d bytes)%s",
+            "%s %s -> %s in %.0f ms (%d bytes)%s",
+            self.method,
             self.url,
             resp.status_code,
             latency * 1000,
-            len(body),
+            len(body or b""),
             f" request_id={reply.request_id}" if reply.request_id else "",
         )
         wait = self._read_rate_hints(resp)
@@ -272,7 +315,7 @@ class Transport:
         with self._lock:
             self.stats.statuses[kind] += 1
         message = network_failure_message(self.url, exc, self.timeout)
-        log.debug("POST %s failed: %s", self.url, message)
+        log.debug("%s %s failed: %s", self.method, self.url, message)
         return Reply(status=None, error_type=kind, message=message)
 
     def _read_rate_hints(self, resp: requests.Response) -> float | None:
@@ -284,8 +327,15 @@ class Transport:
             # Seconds left in the 60 s window: never negative, never more than the window.
             reset = min(max(0.0, reset), RATE_WINDOW_S)
         remaining = header_float(headers.get("x-ratelimit-remaining"))
+        if remaining is not None and self._units > 1:
+            # In requests: the Get User API counts users, at most ``_units`` a request.
+            remaining = math.floor(remaining / self._units)
         limit = header_float(headers.get("x-ratelimit-limit"))
-        if limit is not None and limit >= 1 and self.pacer.slow_to(limit):
+        if limit is not None and limit >= 1:
+            limit /= self._units
+        else:
+            limit = None
+        if limit is not None and self.pacer.slow_to(limit):
             log.info("the server allows %g requests per minute: pacing at that rate", limit)
         if resp.status_code == 429:
             wait = retry_after_seconds(headers.get("Retry-After"))

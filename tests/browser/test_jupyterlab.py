@@ -320,7 +320,9 @@ def test_credentials_picker_in_jupyterlab(lab: Lab, emulator: Emulator) -> None:
             output = panel.locator(".moecohort-push-output")
             expect(output).to_contain_text("Request plan (1 request body, nothing sent)")
             panel.locator(".moecohort-push").click()
-            expect(output).to_contain_text(f"pushed 2,400 users (add) to cohort {COHORT!r}")
+            expect(output).to_contain_text(
+                f"2,400 users accepted by the API (add) for cohort {COHORT!r}"
+            )
             expect(panel.locator(".moecohort-progress")).to_be_visible()
             assert emulator.cohort_members(WORKSPACE, COHORT) == set(shared_users())
             panel.screenshot(path=str(ARTIFACTS / "jupyterlab-04-push-panel.png"))
