@@ -304,3 +304,14 @@ def test_a_process_told_to_ignore_ctrl_c_keeps_ignoring_it(holding):
         assert result.ok and result.members_accepted == len(USERS)
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_wait_entered_after_an_abort_is_not_an_error():
+    from moecohort.delivery.interrupts import CtrlC
+
+    ctrl_c = CtrlC()
+    ctrl_c.presses = 2  # aborted already, as when the run's last wait begins
+    entered = []
+    with ctrl_c.blocking():
+        entered.append(True)  # the wait itself checks `aborted` and returns at once
+    assert entered == [True] and ctrl_c.aborted

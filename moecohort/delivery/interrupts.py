@@ -16,10 +16,11 @@ import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from types import FrameType
 from typing import Any
 
-__all__ = ["WAKE_S", "Aborted", "CtrlC", "join", "not_for_ctrl_c"]
+__all__ = ["WAKE_S", "Aborted", "CtrlC", "join", "not_for_ctrl_c", "shared_ctrl_c"]
 
 #: How often a waiting main thread wakes up, so that its signal handler can run: Python
 #: runs handlers in the main thread, and a wait the OS signal did not reach (it may land
@@ -40,24 +41,35 @@ def join(thread: threading.Thread, give_up: Callable[[], bool] = lambda: False) 
         thread.join(WAKE_S)
 
 
+#: The Ctrl-C listener of runs started in threads by one caller (a push to several apps):
+#: set by that caller, read by each run (threads get it through ``contextvars``).
+shared_ctrl_c: ContextVar[CtrlC | None] = ContextVar("moecohort_shared_ctrl_c", default=None)
+
+
 class Aborted(BaseException):
     """Raised in the main thread by a second Ctrl-C, to leave a blocking wait at once."""
 
 
 class CtrlC:
-    """Counts Ctrl-C presses while it is entered (in the main thread only, and only when
-    SIGINT is not ignored; otherwise it does nothing) and calls ``on_press(n)`` from a
-    watcher thread for press ``n``.
+    r"""Counts Ctrl-C presses while it is entered (in the main thread only, and only when
+    SIGINT is not ignored; otherwise it does nothing) and calls every listener's
+    ``on_press(n)`` from a watcher thread for press ``n``.
+
+    Several runs may share one (a push to several apps, each in its thread): whoever runs
+    them enters it in the main thread and sets :data:`shared_ctrl_c`; each run then
+    :meth:`listen`\ s to it instead of entering its own.
 
     A third press raises :class:`KeyboardInterrupt`: the user wants out, whatever it costs.
     """
 
-    def __init__(self, on_press: Callable[[int], None]) -> None:
-        self.on_press = on_press
+    def __init__(self, on_press: Callable[[int], None] | None = None) -> None:
+        self._listeners: list[Callable[[int], None]] = [] if on_press is None else [on_press]
+        self._listeners_lock = threading.Lock()
         #: Presses so far (set by the handler: a plain attribute, no lock needed).
         self.presses = 0
         #: Whether the main thread is in a wait that a second press may cut short.
         self.main_blocked = False
+        self._handled = 0  # presses the listeners were told of
         self._pipe: tuple[int, int] | None = None
         self._watcher: threading.Thread | None = None
         self._previous: Callable[[int, FrameType | None], Any] | int | None = None
@@ -96,16 +108,34 @@ class CtrlC:
         self._pipe = None
 
     @contextlib.contextmanager
-    def blocking(self) -> Iterator[None]:
-        """A wait of the main thread that a second press cuts short (skipped once aborted)."""
-        self.main_blocked = True
+    def listening(self, on_press: Callable[[int], None]) -> Iterator[None]:
+        """Call ``on_press(n)`` for every press while inside (at once for the presses that
+        came before)."""
+        with self._listeners_lock:
+            self._listeners.append(on_press)
+            past = self._handled
+        for press in range(1, past + 1):
+            on_press(press)
         try:
-            if not self.aborted:
-                yield
+            yield
+        finally:
+            with self._listeners_lock:
+                self._listeners.remove(on_press)
+
+    @contextlib.contextmanager
+    def blocking(self) -> Iterator[None]:
+        """A wait that a second press cuts short when the main thread is the one waiting
+        (the wait itself must also stop waiting once :attr:`aborted`)."""
+        on_main = threading.current_thread() is threading.main_thread()
+        if on_main:
+            self.main_blocked = True
+        try:
+            yield
         except Aborted:
             pass
         finally:
-            self.main_blocked = False
+            if on_main:
+                self.main_blocked = False
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.presses += 1
@@ -120,7 +150,9 @@ class CtrlC:
         not_for_ctrl_c()
         assert self._pipe is not None
         read = self._pipe[0]
-        handled = 0
         while os.read(read, 1):
-            handled += 1
-            self.on_press(handled)
+            with self._listeners_lock:
+                self._handled += 1
+                press, listeners = self._handled, list(self._listeners)
+            for on_press in listeners:
+                on_press(press)

@@ -14,7 +14,7 @@ from ..errors import APIError
 from ..payload import Batch, Plan
 from ..transport import NOT_SENT, Reply, Transport
 from .failures import Failures
-from .interrupts import WAKE_S, CtrlC, join, not_for_ctrl_c
+from .interrupts import WAKE_S, CtrlC, join, not_for_ctrl_c, shared_ctrl_c
 from .progress import Progress
 
 __all__ = ["INTERRUPTED", "Job", "Runner"]
@@ -73,7 +73,10 @@ class Runner:
         self._sending: dict[int, Job] = {}  # requests in flight, by ticket
         self._tickets = itertools.count()
         self._settling = 0  # answered requests being accounted for (local work only)
-        self._ctrl_c = CtrlC(self._on_ctrl_c)
+        shared = shared_ctrl_c.get()
+        #: Ctrl-C: this run's own, or the one its caller shares between runs in threads.
+        self._ctrl_c = shared if shared is not None else CtrlC()
+        self._owns_ctrl_c = shared is None
 
     @property
     def aborted(self) -> bool:
@@ -83,7 +86,7 @@ class Runner:
     def run(self, jobs: Iterable[Job]) -> None:
         """Send every (plan, batch) job; returns when all are settled (see the class)."""
         threads: list[threading.Thread] = []
-        with self._ctrl_c:
+        with self._ctrl_c_entered(), self._ctrl_c.listening(self._on_ctrl_c):
             try:
                 pending = iter(jobs)
                 first = next(pending, None)
@@ -124,6 +127,10 @@ class Runner:
             self._account_abandoned()
         if self.progress is not None:
             self.progress.close()
+
+    def _ctrl_c_entered(self) -> contextlib.AbstractContextManager[object]:
+        """This run's own Ctrl-C handling, entered; nothing when its caller shares one."""
+        return self._ctrl_c if self._owns_ctrl_c else contextlib.nullcontext()
 
     def _on_ctrl_c(self, press: int) -> None:
         """Press 1 stops the run; press 2 aborts it (the watcher thread calls this)."""
