@@ -17,7 +17,8 @@ The modules follow the way data flows; each imports only from those before it:
    segments list);
 10. :mod:`~moecohort.results`: what a delivery did (:class:`PushResult`, :class:`SyncResult`);
 11. :mod:`~moecohort.push` and :mod:`~moecohort.sync` (mirror sync and its state);
-12. :mod:`~moecohort.preflight`: the checks before a push;
+12. :mod:`~moecohort.preflight`: the checks before a push; :mod:`~moecohort.fanout`: one
+    cohort to several apps at once (:func:`push_to_apps`, :func:`sync_to_apps`);
 13. the faces: the ``df.moe`` accessor, the ``moecohort`` command (:mod:`~moecohort.cli`),
     :mod:`moecohort.widgets`, :mod:`moecohort.charts` and :mod:`moecohort.demo`.
 
@@ -66,6 +67,7 @@ if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checker
         remove_profile,
         save_profile,
     )
+    from .fanout import MultiAppResult, push_to_apps, sync_to_apps
     from .ids import (
         DEFAULT_PLACEHOLDERS,
         AnonymousReport,
@@ -134,6 +136,7 @@ _LAZY: dict[str, str] = {
         "lookup",
     ),
     **dict.fromkeys(["PreflightReport", "preflight"], "preflight"),
+    **dict.fromkeys(["MultiAppResult", "push_to_apps", "sync_to_apps"], "fanout"),
     **dict.fromkeys(["cohort_id_for", "suggest_cohort_name", "validate_cohort_name"], "payload"),
     **dict.fromkeys(["ConnectionCheck", "check_connection", "push_cohort"], "push"),
     **dict.fromkeys(["DeliveryResult", "PushResult", "SyncResult"], "results"),
@@ -158,6 +161,7 @@ __all__ = [
     "LookupResult",
     "LookupsNotEnabledError",
     "MoEngageError",
+    "MultiAppResult",
     "OverlapReport",
     "PayloadTooLargeError",
     "PreflightReport",
@@ -192,12 +196,14 @@ __all__ = [
     "preflight",
     "prepare_ids",
     "push_cohort",
+    "push_to_apps",
     "remove_profile",
     "save_profile",
     "suggest_cohort_name",
     "sync_changes",
     "sync_cohort",
     "sync_log",
+    "sync_to_apps",
     "validate_cohort_name",
 ]
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .fanout import MultiAppResult
     from .ids import AnonymousReport
     from .lookup import PresenceEstimate
     from .matching import OverlapReport
@@ -76,14 +77,24 @@ class MoeAccessor:
 
         return estimate_presence(self._df, app, id_col=id_col, **kwargs)
 
-    def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult:
-        """Same as :func:`moecohort.push_cohort`."""
+    def push(self, app: Any, cohort_name: str, **kwargs: Any) -> PushResult | MultiAppResult:
+        """Same as :func:`moecohort.push_cohort`; with a list of apps,
+        :func:`moecohort.push_to_apps`."""
+        if isinstance(app, (list, tuple)):
+            from .fanout import push_to_apps
+
+            return push_to_apps(self._df, app, cohort_name, **kwargs)
         from .push import push_cohort
 
         return push_cohort(self._df, app, cohort_name, **kwargs)
 
-    def sync(self, app: Any, cohort_name: str, **kwargs: Any) -> SyncResult:
-        """Same as :func:`moecohort.sync_cohort`: make the cohort hold exactly these users."""
+    def sync(self, app: Any, cohort_name: str, **kwargs: Any) -> SyncResult | MultiAppResult:
+        """Same as :func:`moecohort.sync_cohort` (make the cohort hold exactly these users);
+        with a list of apps, :func:`moecohort.sync_to_apps`."""
+        if isinstance(app, (list, tuple)):
+            from .fanout import sync_to_apps
+
+            return sync_to_apps(self._df, app, cohort_name, **kwargs)
         from .sync import sync_cohort
 
         return sync_cohort(self._df, app, cohort_name, **kwargs)

@@ -232,6 +232,10 @@ class SyncState:
             self._diff(key, mode, previous)
             n_add = conn.execute("SELECT count(*) FROM temp.to_add").fetchone()[0]
             n_remove = conn.execute("SELECT count(*) FROM temp.to_remove").fetchone()[0]
+            # End the transaction the temporary tables opened: it also holds a read
+            # snapshot of the state, and another process's writes since would make this
+            # connection's next write fail at once instead of waiting its turn.
+            conn.commit()
         return Changes(desired, int(n_add), int(n_remove))
 
     def _diff(self, key: int | None, mode: str, previous: int | None) -> None:
