@@ -333,6 +333,7 @@ def test_views_escape_what_the_api_returns(clock):
     assert "LookupResult: 1 of 2 users found" in repr(result)
 
 
+@pytest.mark.usefixtures("sigint")
 def test_ctrl_c_stops_the_lookup_and_accounts_for_every_id():
     # The interrupt is sent from the progress callback, once the first request is answered;
     # the next request would only start 1.2 s later (the real pace), and is never sent.
