@@ -148,18 +148,19 @@ def test_the_accessor_takes_a_list_of_apps(emu):
 @pytest.mark.usefixtures("sigint")
 def test_ctrl_c_stops_every_app_and_each_accounts_for_its_users():
     servers = [HoldingServer(), HoldingServer()]  # each answers one request, then holds
-    stopping = threading.Event()
+    stopping = threading.Semaphore(0)
 
     class Watch(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             if "stopping" in record.getMessage():
-                stopping.set()
+                stopping.release()  # once per app's run
 
     def interrupt_then_release() -> None:
         for s in servers:
             s.held.wait(60)  # both apps have a request in flight
         os.kill(os.getpid(), signal.SIGINT)
-        stopping.wait(60)  # the first Ctrl-C lets the requests in flight finish
+        for _ in servers:  # every app's run is stopping: the requests in flight may finish
+            stopping.acquire(timeout=60)
         for s in servers:
             s.release()
 
