@@ -32,6 +32,7 @@ __all__ = [
     "check_options",
     "destination_options",
     "parse_presence",
+    "presence_verdict",
     "send",
 ]
 
@@ -182,7 +183,7 @@ def _check(users: Any, apps: list[AppCredentials], how: Sending) -> None:
         if not report.ok:
             stops.append(f"{where}{report.problems[0]}")
         if how.min_presence is not None:
-            enough, line = _presence_verdict(report, how.min_presence)
+            enough, line = presence_verdict(report, how.min_presence)
             verdicts[label] = line
             if not enough:
                 stops.append(where + line)
@@ -208,7 +209,7 @@ def _check(users: Any, apps: list[AppCredentials], how: Sending) -> None:
     raise click.ClickException(f"nothing sent{where}: " + "; ".join(stops))
 
 
-def _presence_verdict(report: PreflightReport, minimum: float) -> tuple[bool, str]:
+def presence_verdict(report: PreflightReport, minimum: float) -> tuple[bool, str]:
     """Whether the estimate's lower bound reaches --min-presence, said in one line."""
     asked = f"--min-presence {minimum * 100:g}%"
     estimate = report.presence
