@@ -23,7 +23,6 @@ from moecohort.cli import cli
 from moecohort.cli.send import presence_verdict
 from moecohort.emulator import Faults
 from moecohort.lookup import PresenceEstimate
-from moecohort.preflight import PreflightReport
 
 KEY_EU = "eu-secret-key-5b1d0c9e"
 KEY_US = "us-secret-key-8e2f7a41"
@@ -378,7 +377,7 @@ def test_min_presence_compares_the_lower_bound_of_a_sample() -> None:
     sampled = PresenceEstimate(
         workspace_id="EU", n_distinct=1000, n_checked=400, n_found=220, seed=1
     )
-    checked = PreflightReport("EU", "X", presence=sampled)
+    checked = mc.PreflightReport("EU", "X", presence=sampled)
     low = sampled.low
     assert 0.5 < low < 0.53 < sampled.fraction
     enough, line = presence_verdict(checked, 0.53)
@@ -388,7 +387,7 @@ def test_min_presence_compares_the_lower_bound_of_a_sample() -> None:
         f"the estimate 55.0%, {low:.1%} to {sampled.high:.1%} at 95%): too few"
     )
     assert presence_verdict(checked, 0.5)[0]
-    unknown = PreflightReport("EU", "X")
+    unknown = mc.PreflightReport("EU", "X")
     assert presence_verdict(unknown, 0.1) == (
         False,
         "--min-presence 10%: the users the destination knows could not be checked",
@@ -554,3 +553,19 @@ def test_no_shared_budget_reaches_the_library(
     )
     assert result.exit_code == 0, result.output
     assert seen["shared_budget"] is (False if flag else None)
+
+
+def test_the_faces_leave_mc_preflight_the_function() -> None:
+    """The module moecohort.preflight holds the function preflight: a face importing the
+    module first would leave ``mc.preflight`` naming the module."""
+    import subprocess
+    import sys
+
+    code = (
+        "import moecohort.cli.send, moecohort.widgets, moecohort as mc\n"
+        "from moecohort.cli import cli\n"
+        "assert callable(mc.preflight), mc.preflight\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

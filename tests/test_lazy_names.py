@@ -12,7 +12,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("first", ["mc.PreflightReport", "mc.preflight"])
+@pytest.mark.parametrize(
+    "first", ["mc.PreflightReport", "mc.preflight", "moecohort.widgets", "moecohort.cli.send"]
+)
 def test_preflight_stays_the_function(first: str) -> None:
     load = f"import {first}" if not first.startswith("mc.") else first
     code = f"import moecohort as mc\n{load}\nassert callable(mc.preflight), mc.preflight\n"

@@ -20,10 +20,10 @@ from .messages import cli_message
 from .reading import reusable
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .. import PreflightReport
     from ..credentials import AppCredentials
     from ..delivery import ProgressOption
     from ..fanout import MultiAppResult
-    from ..preflight import PreflightReport
     from ..results import DeliveryResult
 
 __all__ = [
@@ -161,7 +161,7 @@ def _key(app: AppCredentials) -> tuple[str, str]:
 
 
 def _check(users: Any, apps: list[AppCredentials], how: Sending) -> None:
-    from ..preflight import preflight
+    from .. import preflight  # not from ..preflight: mc.preflight stays the function
 
     stops: list[str] = []
     verdicts: dict[str, str] = {}

@@ -12,13 +12,13 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
+from .. import PreflightReport, preflight  # not ..preflight: mc.preflight stays a function
 from ..credentials import AppCredentials
 from ..delivery import FAILED_COLUMNS
 from ..errors import CohortNameError, MoEngageError
 from ..fanout import MultiAppResult, push_to_apps
 from ..input import prepare_ids
 from ..payload import cohort_id_for, validate_cohort_name
-from ..preflight import PreflightReport, preflight
 from ..push import push_cohort
 from ..results import PushResult
 from ._look import bad, note, ok

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import _html
+from .. import (
+    PreflightReport,  # (see push_panel: not from ..preflight)
+    _html,
+)
 from ..credentials import AppCredentials, get_credentials
 from ..delivery import FAILED_COLUMNS
 from ..errors import ConfigurationError
 from ..fanout import MultiAppResult
-from ..preflight import PreflightReport
 from ..results import PushResult
 from ._look import bad, note, ok
 from .credentials import AppPairPicker, CredentialsPicker
