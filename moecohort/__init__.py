@@ -212,8 +212,13 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    loaded = importlib.import_module(f"{__name__}.{module}")
+    value = getattr(loaded, name)
     globals()[name] = value
+    if _LAZY.get(module) == module and globals().get(module) is loaded:
+        # Loading moecohort.preflight made the package's name "preflight" the module: the
+        # public name is the function it holds.
+        globals()[module] = getattr(loaded, module)
     return value
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ._constants import LOOKUPS_PER_MINUTE
 from .credentials import AppCredentials
 from .delivery import ProgressOption
 from .ids import drop_anonymous
@@ -54,9 +55,15 @@ class Sandbox:
         )
 
 
-def sandbox(*, seed: int | None = 0) -> Sandbox:
+def sandbox(
+    *, seed: int | None = 0, lookups_per_minute: int | None = LOOKUPS_PER_MINUTE
+) -> Sandbox:
     """Start the emulator with the sample apps (``DEMO-SOURCE``, ``DEMO-DEST``) and return
     their credentials: what notebooks use when no real credentials are configured.
+
+    ``lookups_per_minute``: the sample apps' Get User API limit in users a minute
+    (MoEngage's 1,000 by default; None: any pace, so that a notebook's lookups of the
+    samples take seconds when asked with a higher ``users_per_minute``).
 
     >>> with sandbox() as box:  # doctest: +SKIP
     ...     push_cohort(df, box.destination, "My cohort")
@@ -65,7 +72,7 @@ def sandbox(*, seed: int | None = 0) -> Sandbox:
     from .emulator import load_samples as register_samples
 
     emu = Emulator(seed=seed).start()
-    apps = register_samples(emu, samples_dir())
+    apps = register_samples(emu, samples_dir(), lookups_per_minute=lookups_per_minute)
     creds = {
         side: AppCredentials(
             info["workspace_id"], info["api_key"], base_url=emu.url, name=f"sample {side}"

@@ -142,6 +142,14 @@ def test_notebook_runs_top_to_bottom(path: Path, kernel_env: Path) -> None:
     assert "No credentials configured" in text and "local emulator" in text
     if path.name.startswith("01"):
         assert "2,400 members, 2,400 expected" in text
+        # The estimate of step 5b against the exact fraction of the export.
+        assert "estimate: 67.0% (62.5% to 71.2%, 95%) of 3,760 users, 400 looked up" in text
+        assert "exact:    63.8% (2,400 of 3,760, from app B's export)" in text
+        assert "the interval contains the exact fraction: True" in text
+        # "Check destination" before the push; the result shows the members expected.
+        assert "PreflightReport: ready: cohort 'High intent shoppers from ShopNow'" in text
+        assert "2,400 users accepted by the API (add)" in text
+        assert re.search(r"; 2,400 \(2,3\d\d to 2,400, 95%\) expected to land", text), text
     else:
         assert "160 members in app A, 0 in app B" in text
         assert "members, 239 expected" in text
@@ -159,6 +167,29 @@ def test_notebook_runs_top_to_bottom(path: Path, kernel_env: Path) -> None:
     for table in tables:
         assert not re.search(r">\s*NaN\s*<", table), table
         assert not re.search(r"\d\.0+\s*</td>", table), table
+
+
+@pytest.mark.notebook
+def test_notebook_01_without_the_destination_export_asks_app_b(kernel_env: Path) -> None:
+    """DESTINATION_EXPORT = None: the users app B has come from its Get User API (the exact
+    lookups of step 5), and the estimate's interval holds the exact fraction."""
+    nb = nbformat.read(NOTEBOOK_DIR / "01_sync_segment_between_apps.ipynb", as_version=4)
+    load = next(c for c in nb.cells if c.get("id") == "load")
+    load.source, n = re.subn(
+        r"^DESTINATION_EXPORT = .*$", "DESTINATION_EXPORT = None", load.source, flags=re.M
+    )
+    assert n == 1
+    nb = execute(nb)
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert errors == []
+    text = text_of(nb)
+    assert "no export of app B: app B will be asked" in text
+    assert "No export of app B: no overlap report" in text
+    assert "2,420 rows of users known to app B; 1,380 rows left out" in text
+    assert "estimate: 67.0% (62.5% to 71.2%, 95%) of 3,760 users, 400 looked up" in text
+    assert "exact:    63.8% (2,400 of 3,760, every id looked up in app B)" in text
+    assert "the interval contains the exact fraction: True" in text
+    assert "2,400 members, 2,400 expected" in text
 
 
 # --------------------------------------------------------------------------- no key saved

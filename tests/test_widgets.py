@@ -590,3 +590,158 @@ def test_widget_state_of_a_whole_session_has_no_key(emu: Emulator) -> None:
     assert KEY not in state and urllib.parse.quote(KEY) not in state
     assert base64.b64encode(KEY.encode()).decode() not in state
     assert state.count("****51d4") >= 2
+
+
+# --------------------------------------------------------------------------- check destination
+#: Lookups as fast as the emulator answers (its workspaces get no Get User limit below).
+FAST_CHECK = {"users_per_minute": 600_000}
+
+
+@pytest.fixture
+def two_apps(moe_emulator: Emulator) -> tuple[mc.AppCredentials, mc.AppCredentials]:
+    """EU knows u1 and u2, US knows u2 and u3; lookups at any pace."""
+    moe_emulator.add_workspace(
+        "EU", "eu-key-0000000001", users=["u1", "u2"], lookups_per_minute=None
+    )
+    moe_emulator.add_workspace(
+        "US", "us-key-0000000002", users=["u2", "u3"], lookups_per_minute=None
+    )
+    eu = mc.AppCredentials("EU", "eu-key-0000000001", base_url=moe_emulator.url, name="eu")
+    us = mc.AppCredentials("US", "us-key-0000000002", base_url=moe_emulator.url, name="us")
+    return eu, us
+
+
+def test_check_destination_shows_the_estimate_and_a_taken_name(
+    emu: Emulator, sent: list[tuple[str, dict[str, Any]]]
+) -> None:
+    emu.add_workspace(WS, KEY, users=USERS, lookups_per_minute=None)
+    emu.add_segment(WS, "Buyers", source="DASHBOARD")
+    panel = mw.PushPanel(
+        frame(), app_for(emu), id_col="ID", cohort_name="Buyers", check_options=FAST_CHECK
+    )
+    assert panel.check_button.description == "Check destination"
+    assert panel.report is None
+    panel.check_button.click()
+    panel.wait(30)
+    report = panel.report
+    assert isinstance(report, mc.PreflightReport) and report.ok
+    assert report.presence is not None and (
+        report.presence.n_found,
+        report.presence.n_distinct,
+    ) == (3, 4)
+    shown = html_text(panel.check_output)
+    assert "PreflightReport: ready, with 2 warning(s): cohort 'Buyers'" in shown
+    assert "users known to the destination" in shown and "3 of 4 (75.0%)" in shown
+    assert "is already taken by a segment" in shown and "source 'DASHBOARD'" in shown
+    assert panel.progress.layout.display is None  # the bar showed the lookups
+    assert panel.progress.value == panel.progress.max == 4
+    assert "3 members expected to land" in html_text(panel.progress_label)
+    assert emu.cohorts(WS) == []  # a check creates nothing
+    assert not panel.check_button.disabled and not panel.push_button.disabled
+
+    type_into(panel.cohort_name_field, "Buyers from A")
+    again = panel.check_destination()  # from code: waits and returns the report
+    assert isinstance(again, mc.PreflightReport) and not again.warnings[:-1]
+    result = panel.push()
+    assert result is not None and result.ok
+    assert "; 3 expected to land" in result.headline  # the push result shows the members
+    assert "members expected to land" in html_text(panel.output)
+    assert emu.cohort_members(WS, "Buyers from A") == {"u1", "u2", "u3"}
+    everything = json.dumps(sent) + panel.check_output.value + panel.output.value
+    assert (
+        KEY not in everything
+        and base64.b64encode(f"{WS}:{KEY}".encode()).decode() not in everything
+    )
+
+
+def test_check_destination_runs_in_the_background() -> None:
+    server = HoldingServer(answer_first=False)  # holds the first request: the credentials check
+    try:
+        app = mc.AppCredentials(WS, KEY, base_url=server.url)
+        panel = mw.PushPanel(frame(), app, id_col="ID", cohort_name="Slow check")
+        assert panel.check_destination(wait=False) is None
+        assert server.held.wait(30)  # the check is on its way, and the caller is free
+        assert panel.running
+        assert panel.check_button.disabled and panel.push_button.disabled
+        assert panel.dry_run_button.disabled
+        assert panel.push(wait=False) is None  # a push meanwhile starts nothing
+        assert "already running" in html_text(panel.output)
+        server.release()
+        panel.wait(30)
+        assert not panel.running and isinstance(panel.report, mc.PreflightReport)
+        assert not panel.check_button.disabled
+    finally:
+        server.close()
+
+
+def test_check_destination_needs_an_app_and_a_valid_name(emu: Emulator) -> None:
+    panel = mw.PushPanel(frame(), None, id_col="ID", cohort_name="Fine")
+    assert panel.check_destination() is None
+    assert "No destination app given" in html_text(panel.output)
+    named = mw.PushPanel(frame(), app_for(emu), id_col="ID", cohort_name="bad|name")
+    assert named.check_button.disabled
+    assert named.check_destination() is None and isinstance(named.error, mc.CohortNameError)
+
+
+# --------------------------------------------------------------------------- several apps
+def test_panel_pushes_to_a_list_of_apps(
+    two_apps: tuple[mc.AppCredentials, mc.AppCredentials], moe_emulator: Emulator
+) -> None:
+    eu, us = two_apps
+    panel = mw.PushPanel(
+        frame(), [eu, us], id_col="ID", cohort_name="Everywhere", check_options=FAST_CHECK
+    )
+    assert "will be sent to 2 apps: to workspace EU" in html_text(panel.header)
+    reports = panel.check_destination()
+    assert isinstance(reports, dict) and set(reports) == {"eu", "us"}
+    assert reports["eu"].presence is not None and reports["eu"].presence.n_found == 2
+    assert "EU: 2 members expected to land" in html_text(panel.progress_label)
+    result = panel.push()
+    assert isinstance(result, mc.MultiAppResult) and result.ok and len(result) == 2
+    assert result["eu"].members_accepted == result["us"].members_accepted == 4
+    assert "; 2 expected to land" in result["us"].headline  # after the check
+    shown = html_text(panel.output)
+    assert "MultiAppResult: push of cohort 'Everywhere' to 2 apps: 2 ok" in shown
+    assert panel.progress.value == panel.progress.max == 8  # one bar over every app
+    assert "8 accepted, 0 failed in 2 apps" in html_text(panel.progress_label)
+    assert moe_emulator.cohort_members("EU", "Everywhere") == {"u1", "u2"}
+    assert moe_emulator.cohort_members("US", "Everywhere") == {"u2", "u3"}
+
+
+def test_panel_with_several_apps_gathers_the_failures_in_one_csv(
+    two_apps: tuple[mc.AppCredentials, mc.AppCredentials], moe_emulator: Emulator
+) -> None:
+    eu, us = two_apps
+    wrong = us.with_(data_api_key="wrong-key-0000000000")
+    panel = mw.PushPanel(frame(), [eu, wrong], id_col="ID", cohort_name="Half")
+    result = panel.push()
+    assert isinstance(result, mc.MultiAppResult) and not result.ok
+    assert result["eu"].ok and not result["us"].ok  # one app's failure spares the other
+    assert panel.progress.bar_style == "danger"
+    lines = panel.failed_csv().splitlines()
+    assert lines[0].startswith("app,uid,")
+    assert {line.split(",")[0] for line in lines[1:]} == {"us"}
+    assert "Download the 4 failed users (CSV)" in html_text(panel.output)
+    assert "wrong-key" not in panel.output.value
+
+
+def test_app_pair_picker_with_several_destinations(
+    two_apps: tuple[mc.AppCredentials, mc.AppCredentials], moe_emulator: Emulator
+) -> None:
+    eu, us = two_apps
+    source = mc.AppCredentials("WS-SOURCE", "source-key-000000001", base_url=moe_emulator.url)
+    pair = mw.AppPairPicker(source, [eu, us])
+    assert (
+        pair.children == (pair.source, *pair.destinations)
+        and pair.destination is pair.destinations[0]
+    )
+    assert "Destination app (B)" in pair.destinations[0].title_html.value
+    assert "Destination app (C)" in pair.destinations[1].title_html.value
+    assert pair.destination_apps == [eu, us]
+    assert pair.credentials == (source, eu)
+    panel = mw.PushPanel(frame(), pair, id_col="ID", cohort_name="Pair")
+    result = panel.push()
+    assert isinstance(result, mc.MultiAppResult) and result.ok
+    assert set(result.results) == {"eu", "us"}
+    single = mw.PushPanel(frame(), mw.AppPairPicker(source, eu), id_col="ID", cohort_name="One")
+    assert isinstance(single.push(), mc.PushResult)  # one destination: as before

@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
 
 def _group() -> click.Group:
-    from . import data, setup  # noqa: F401  (the commands register themselves on the group)
+    from . import data, lookups, setup  # noqa: F401  (the commands register themselves on the group)
     from .base import cli
 
     return cli

@@ -3,15 +3,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..credentials import AppCredentials
     from ..delivery import ProgressOption
 
 from .base import (
@@ -19,19 +18,12 @@ from .base import (
     app_from_options,
     cli,
     credential_options,
-    echo_result,
     friendly,
     sending_options,
 )
-from .files import (
-    CsvFormat,
-    csv_options,
-    library_reads,
-    read_ids,
-    read_layout,
-    require_id_column,
-    stream_ids,
-)
+from .files import CsvFormat, csv_options, read_ids, read_layout, require_id_column
+from .reading import input_options, users_of
+from .send import Sending, apps_from_options, check_options, destination_options, send
 
 
 # --------------------------------------------------------------------------- overlap
@@ -88,80 +80,23 @@ def overlap(
         click.echo(repr(report))
 
 
-# --------------------------------------------------------------------------- push and sync input
-_only_in_options = [
-    click.option(
-        "--only-in",
-        metavar="DEST_EXPORT",
-        type=click.Path(dir_okay=False),
-        help="Keep only the users this export of the destination (CSV or Parquet) has, "
-        "as keep_in_destination does; says on stderr how many were left out.",
-    ),
-    click.option("--dest-on", metavar="COL", help="Id column of --only-in (default: --id-col)."),
-]
-
-
-def input_options(func: Any) -> Any:
-    """--sep, --encoding, --no-header, --only-in and --dest-on."""
-    for option in reversed(_only_in_options):
-        func = option(func)
-    return csv_options(func)
-
-
-@contextlib.contextmanager
-def users_of(
-    file: str,
-    fmt: CsvFormat,
-    id_col: str,
-    only_in: str | None,
-    dest_on: str | None,
-    *,
-    allow_empty: bool = False,
-) -> Iterator[Any]:
-    """What ``push_cohort`` / ``sync_cohort`` read from FILE: the path itself when the
-    library reads it as asked (streamed: any file size works), else the id column in
-    chunks; with --only-in, those chunks filtered to the destination's users."""
-    if dest_on and not only_in:
-        raise click.UsageError("--dest-on names the id column of --only-in: give --only-in too")
-    layout = read_layout(file, fmt, id_col, "--id-col")
-    require_id_column(layout, id_col, "id_col")
-    if layout.empty and allow_empty:
-        import pandas as pd
-
-        yield pd.DataFrame({id_col: pd.Series([], dtype=object)})
-        return
-    if only_in:
-        from .only_in import OnlyIn, destination_ids
-
-        column = dest_on or id_col
-        export = read_layout(only_in, CsvFormat(), column, "--dest-on")
-        require_id_column(export, column, "destination_col")
-        keep = OnlyIn(destination_ids(export, column), export.name)
-        with contextlib.closing(stream_ids(layout, id_col)) as chunks:
-            yield keep.filter(chunks, id_col)
-    elif library_reads(layout, fmt) and not layout.empty:
-        yield str(layout.path)
-    else:
-        with contextlib.closing(stream_ids(layout, id_col)) as chunks:
-            yield chunks
-
-
 # --------------------------------------------------------------------------- push
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--cohort-name", "-n", required=True, help="Name of the cohort in the destination.")
-@credential_options
+@destination_options
 @sending_options
 @click.option("--action", type=click.Choice(["add", "remove"]), default="add", show_default=True)
 @click.option("--description", help="Cohort description (cohort_sync format only).")
 @click.option("--dry-run", is_flag=True, help="Validate and show the request plan; send nothing.")
+@check_options
 @input_options
 @friendly
 def push(
     file: str,
     cohort_name: str,
-    profile: str | None,
-    env_prefix: str | None,
+    profiles: tuple[str, ...],
+    env_prefixes: tuple[str, ...],
     id_col: str,
     sep: str | None,
     encoding: str,
@@ -176,46 +111,57 @@ def push(
     max_in_flight: int | None,
     max_retries: int,
     dry_run: bool,
+    check_destination: bool,
+    min_presence: float | None,
+    users_per_minute: float,
+    no_shared_budget: bool,
     failed_out: str | None,
     as_json: bool,
     progress: ProgressOption,
 ) -> None:
-    """Push the users of FILE (CSV or Parquet) to a cohort.
+    """Push the users of FILE (CSV or Parquet) to a cohort, in one app or several.
 
-    Exit status 0 only when every user was accepted (or, with --dry-run, can be sent).
+    Exit status 0 only when every user was accepted (or, with --dry-run, can be sent)
+    in every app.
     """
-    from ..push import push_cohort
-
-    app = (
-        None
-        if (dry_run and not profile and not env_prefix)
-        else app_from_options(profile, env_prefix)
+    checked = check_destination or min_presence is not None
+    apps: list[AppCredentials | None] = (
+        [None]
+        if (dry_run and not checked and not profiles and not env_prefixes)
+        else list(apps_from_options(profiles, env_prefixes))
+    )
+    how = Sending(
+        "push",
+        cohort_name,
+        id_col,
+        {
+            "action": action,
+            "cohort_id": cohort_id,
+            "description": description,
+            "wire_format": wire_format,
+            "requests_per_minute": rpm,
+            "max_in_flight": max_in_flight,
+            "max_retries": max_retries,
+            "dry_run": dry_run,
+            "shared_budget": False if no_shared_budget else None,
+        },
+        check=checked,
+        min_presence=min_presence,
+        users_per_minute=users_per_minute,
+        failed_out=failed_out,
+        as_json=as_json,
+        progress=progress,
     )
     fmt = CsvFormat(sep, encoding, header=not no_header)
     with users_of(file, fmt, id_col, only_in, dest_on) as users:
-        result = push_cohort(
-            users,  # read in chunks, de-duplicated on disk: any file size works
-            app,
-            cohort_name,
-            id_col=id_col,
-            action=action,
-            cohort_id=cohort_id,
-            description=description,
-            wire_format=wire_format,
-            requests_per_minute=rpm,
-            max_in_flight=max_in_flight,
-            max_retries=max_retries,
-            dry_run=dry_run,
-            progress=progress,
-        )
-    echo_result(result, failed_out, as_json)
+        send(users, apps, how)  # read in chunks, de-duplicated on disk: any file size works
 
 
 # --------------------------------------------------------------------------- sync and history
 @cli.command()
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--cohort-name", "-n", required=True, help="Name of the cohort in the destination.")
-@credential_options
+@destination_options
 @sending_options
 @click.option(
     "--state",
@@ -240,13 +186,14 @@ def push(
     is_flag=True,
     help="Sync an empty FILE (or one of anonymous users only): everyone leaves the cohort.",
 )
+@check_options
 @input_options
 @friendly
 def sync(
     file: str,
     cohort_name: str,
-    profile: str | None,
-    env_prefix: str | None,
+    profiles: tuple[str, ...],
+    env_prefixes: tuple[str, ...],
     id_col: str,
     sep: str | None,
     encoding: str,
@@ -263,38 +210,49 @@ def sync(
     max_retries: int,
     wait: float,
     dry_run: bool,
+    check_destination: bool,
+    min_presence: float | None,
+    users_per_minute: float,
+    no_shared_budget: bool,
     failed_out: str | None,
     as_json: bool,
     progress: ProgressOption,
 ) -> None:
-    """Mirror the users of FILE (CSV or Parquet, read in chunks) into a cohort.
+    """Mirror the users of FILE (CSV or Parquet, read in chunks) into a cohort, in one
+    app or several.
 
     Sends only who joined and who left since the last run; a run that dies is
-    resumed by the next one. Exit status 0 only when every change was accepted.
+    resumed by the next one. Exit status 0 only when every change was accepted in
+    every app.
     """
-    from ..sync import sync_cohort
-
-    app = app_from_options(profile, env_prefix)
+    apps: list[AppCredentials | None] = list(apps_from_options(profiles, env_prefixes))
+    how = Sending(
+        "sync",
+        cohort_name,
+        id_col,
+        {
+            "cohort_id": cohort_id,
+            "state": state,
+            "resync": resync,
+            "dry_run": dry_run,
+            "wire_format": wire_format,
+            "requests_per_minute": rpm,
+            "max_in_flight": max_in_flight,
+            "max_retries": max_retries,
+            "wait": wait,
+            "allow_empty": allow_empty,
+            "shared_budget": False if no_shared_budget else None,
+        },
+        check=check_destination or min_presence is not None,
+        min_presence=min_presence,
+        users_per_minute=users_per_minute,
+        failed_out=failed_out,
+        as_json=as_json,
+        progress=progress,
+    )
     fmt = CsvFormat(sep, encoding, header=not no_header)
     with users_of(file, fmt, id_col, only_in, dest_on, allow_empty=allow_empty) as users:
-        result = sync_cohort(
-            users,
-            app,
-            cohort_name,
-            id_col=id_col,
-            cohort_id=cohort_id,
-            state=state,
-            resync=resync,
-            dry_run=dry_run,
-            wire_format=wire_format,
-            requests_per_minute=rpm,
-            max_in_flight=max_in_flight,
-            max_retries=max_retries,
-            wait=wait,
-            progress=progress,
-            allow_empty=allow_empty,
-        )
-    echo_result(result, failed_out, as_json)
+        send(users, apps, how)
 
 
 @cli.command()

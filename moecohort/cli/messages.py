@@ -54,6 +54,18 @@ FLAGS: dict[str, str] = {
     "use_keyring=False": "--no-keyring",
     "allow_empty=True": "--allow-empty",
     "dry_run=True": "--dry-run",
+    "shared_budget": "--no-shared-budget",
+    "shared_budget=False": "--no-shared-budget",
+    "users_per_minute": "--users-per-minute",
+    "fields": "--fields",
+    "sample": "--sample",
+    "confidence": "--confidence",
+    "seed": "--seed",
+    "exact": "--exact",
+    "exact=True": "--exact",
+    "max_lookups": "--max-lookups",
+    "min_presence": "--min-presence",
+    "apps": "--profile",
 }
 
 

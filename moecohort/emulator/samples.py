@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from .facts import PLACEHOLDER_IDS
+from .facts import LOOKUPS_PER_MINUTE, PLACEHOLDER_IDS
 
 __all__ = [
     "ATTRIBUTE_COLUMNS",
@@ -91,7 +91,14 @@ class WorkspaceHost(Protocol):
     @property
     def url(self) -> str: ...
 
-    def add_workspace(self, workspace_id: str, api_key: str, users: Any = ()) -> Any: ...
+    def add_workspace(
+        self,
+        workspace_id: str,
+        api_key: str,
+        users: Any = (),
+        *,
+        lookups_per_minute: int | None = ...,
+    ) -> Any: ...
 
 
 def snake_case(header: str) -> str:
@@ -172,13 +179,17 @@ def read_users(path: str | os.PathLike[str], column: str = ID_COLUMN) -> dict[st
 
 
 def load_samples(
-    emu: WorkspaceHost, samples_dir: str | os.PathLike[str]
+    emu: WorkspaceHost,
+    samples_dir: str | os.PathLike[str],
+    *,
+    lookups_per_minute: int | None = LOOKUPS_PER_MINUTE,
 ) -> dict[str, dict[str, Any]]:
     """Register ``DEMO-SOURCE`` and ``DEMO-DEST`` from the sample exports in ``samples_dir``.
 
     ``DEMO-SOURCE`` gets the users of ``app_a_segment_export.csv`` and ``DEMO-DEST`` those
     of ``app_b_users.csv`` (the ``ID`` column), with their attributes (:func:`read_users`).
-    Re-registering keeps existing cohorts and segments.
+    Re-registering keeps existing cohorts and segments. ``lookups_per_minute``: both
+    apps' Get User API limit in users a minute (None: lookups at any pace).
 
     Returns ``{"source": {...}, "destination": {...}}``, each with ``workspace_id``,
     ``api_key``, ``base_url`` (None if the emulator is not running), ``users`` (count)
@@ -196,7 +207,7 @@ def load_samples(
     for role, ws_id, key, name in plan:
         path = root / name
         users = read_users(path)
-        emu.add_workspace(ws_id, key, users)
+        emu.add_workspace(ws_id, key, users, lookups_per_minute=lookups_per_minute)
         out[role] = {
             "workspace_id": ws_id,
             "api_key": key,

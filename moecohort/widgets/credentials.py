@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import html
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import ipywidgets as widgets
@@ -413,18 +413,24 @@ class CredentialsPicker(widgets.VBox):
 
 
 class AppPairPicker(widgets.HBox):
-    """A source and a destination :class:`CredentialsPicker`, side by side.
+    """A source and a destination :class:`CredentialsPicker`, side by side; or a source and
+    several destinations (one app per region, say): ``destination`` a list.
 
     Args:
-        source, destination: credentials or profile names to start from.
-        store, use_keyring: passed to both pickers.
-        source_title, destination_title: the headings.
+        source, destination: credentials or profile names to start from; ``destination``
+            may be a list, one picker per destination app.
+        store, use_keyring: passed to every picker.
+        source_title, destination_title: the headings (further destinations are
+            lettered on: "Destination app (C)", ...).
+
+    ``.destination`` is the (first) destination picker, ``.destinations`` all of them;
+    :class:`~moecohort.widgets.PushPanel` pushes to every one of them when given the pair.
     """
 
     def __init__(
         self,
         source: AppCredentials | str | None = None,
-        destination: AppCredentials | str | None = None,
+        destination: AppCredentials | str | Sequence[AppCredentials | str | None] | None = None,
         *,
         store: ProfileStore | None = None,
         use_keyring: bool | None = None,
@@ -435,25 +441,54 @@ class AppPairPicker(widgets.HBox):
         self.source = CredentialsPicker(
             source, title=source_title, store=store, use_keyring=use_keyring, role="source"
         )
-        self.destination = CredentialsPicker(
-            destination,
-            title=destination_title,
-            store=store,
-            use_keyring=use_keyring,
-            role="destination",
-        )
+        starts: list[AppCredentials | str | None]
+        if destination is None or isinstance(destination, (AppCredentials, str)):
+            starts = [destination]
+        else:
+            starts = list(destination) or [None]
+        self.destinations = [
+            CredentialsPicker(
+                start,
+                title=destination_title
+                if i == 0
+                else destination_title.replace("(B)", f"({chr(ord('B') + i)})"),
+                store=store,
+                use_keyring=use_keyring,
+                role="destination",
+            )
+            for i, start in enumerate(starts)
+        ]
+        self.destination = self.destinations[0]
         kwargs.setdefault("layout", widgets.Layout(flex_flow="row wrap"))
-        super().__init__(children=[self.source, self.destination], **kwargs)
+        super().__init__(children=[self.source, *self.destinations], **kwargs)
         self.add_class("moecohort-app-pair")
-        # A profile saved on one side shows up in the other side's dropdown.
-        self.source.save_button.on_click(lambda _b: self.destination.refresh_profiles())
-        self.destination.save_button.on_click(lambda _b: self.source.refresh_profiles())
+        # A profile saved on one side shows up in the other pickers' dropdowns.
+        pickers = [self.source, *self.destinations]
+        for picker in pickers:
+            picker.save_button.on_click(_refresher([p for p in pickers if p is not picker]))
 
     @property
     def credentials(self) -> tuple[AppCredentials, AppCredentials]:
-        """``(source, destination)`` credentials; raises ConfigurationError when either
-        side is incomplete."""
+        """``(source, destination)`` credentials (the first destination); raises
+        ConfigurationError when either side is incomplete."""
         return self.source.credentials, self.destination.credentials
 
+    @property
+    def destination_apps(self) -> list[AppCredentials]:
+        """Every destination's credentials; raises ConfigurationError when one is
+        incomplete."""
+        return [picker.credentials for picker in self.destinations]
+
     def __repr__(self) -> str:
-        return f"AppPairPicker(source={self.source.app!r}, destination={self.destination.app!r})"
+        shown = ", ".join(repr(p.app) for p in self.destinations)
+        return f"AppPairPicker(source={self.source.app!r}, destination={shown})"
+
+
+def _refresher(pickers: list[CredentialsPicker]) -> Callable[[Any], None]:
+    """A button handler that refreshes the profile lists of ``pickers``."""
+
+    def refresh(_button: Any) -> None:
+        for picker in pickers:
+            picker.refresh_profiles()
+
+    return refresh
