@@ -17,8 +17,9 @@ The modules follow the way data flows; each imports only from those before it:
    segments list);
 10. :mod:`~moecohort.results`: what a delivery did (:class:`PushResult`, :class:`SyncResult`);
 11. :mod:`~moecohort.push` and :mod:`~moecohort.sync` (mirror sync and its state);
-12. :mod:`~moecohort.preflight`: the checks before a push; :mod:`~moecohort.fanout`: one
-    cohort to several apps at once (:func:`push_to_apps`, :func:`sync_to_apps`);
+12. :mod:`~moecohort.checks`: :func:`preflight`, the checks before a push;
+    :mod:`~moecohort.fanout`: one cohort to several apps at once (:func:`push_to_apps`,
+    :func:`sync_to_apps`);
 13. the faces: the ``df.moe`` accessor, the ``moecohort`` command (:mod:`~moecohort.cli`),
     :mod:`moecohort.widgets`, :mod:`moecohort.charts` and :mod:`moecohort.demo`.
 
@@ -57,6 +58,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checkers
+    from .checks import PreflightReport, preflight
     from .credentials import (
         AppCredentials,
         ProfileStore,
@@ -89,7 +91,6 @@ if TYPE_CHECKING:  # pragma: no cover - what __getattr__ loads, for type checker
     )
     from .matching import OverlapReport, overlap
     from .payload import cohort_id_for, suggest_cohort_name, validate_cohort_name
-    from .preflight import PreflightReport, preflight
     from .push import ConnectionCheck, check_connection, push_cohort
     from .results import DeliveryResult, PushResult, SyncResult
     from .sync import SyncState, sync_changes, sync_cohort, sync_log
@@ -135,7 +136,7 @@ _LAZY: dict[str, str] = {
         ],
         "lookup",
     ),
-    **dict.fromkeys(["PreflightReport", "preflight"], "preflight"),
+    **dict.fromkeys(["PreflightReport", "preflight"], "checks"),
     **dict.fromkeys(["MultiAppResult", "push_to_apps", "sync_to_apps"], "fanout"),
     **dict.fromkeys(["cohort_id_for", "suggest_cohort_name", "validate_cohort_name"], "payload"),
     **dict.fromkeys(["ConnectionCheck", "check_connection", "push_cohort"], "push"),
@@ -212,13 +213,8 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    loaded = importlib.import_module(f"{__name__}.{module}")
-    value = getattr(loaded, name)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
-    if _LAZY.get(module) == module and globals().get(module) is loaded:
-        # Loading moecohort.preflight made the package's name "preflight" the module: the
-        # public name is the function it holds.
-        globals()[module] = getattr(loaded, module)
     return value
 
 

@@ -20,7 +20,7 @@ from .messages import cli_message
 from .reading import reusable
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .. import PreflightReport
+    from ..checks import PreflightReport
     from ..credentials import AppCredentials
     from ..delivery import ProgressOption
     from ..fanout import MultiAppResult
@@ -161,7 +161,7 @@ def _key(app: AppCredentials) -> tuple[str, str]:
 
 
 def _check(users: Any, apps: list[AppCredentials], how: Sending) -> None:
-    from .. import preflight  # not from ..preflight: mc.preflight stays the function
+    from ..checks import preflight
 
     stops: list[str] = []
     verdicts: dict[str, str] = {}

@@ -12,7 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from .. import PreflightReport, preflight  # not ..preflight: mc.preflight stays a function
+from ..checks import PreflightReport, preflight
 from ..credentials import AppCredentials
 from ..delivery import FAILED_COLUMNS
 from ..errors import CohortNameError, MoEngageError

@@ -15,10 +15,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .. import (
-    PreflightReport,  # (see push_panel: not from ..preflight)
-    _html,
-)
+from .. import _html
+from ..checks import PreflightReport
 from ..credentials import AppCredentials, get_credentials
 from ..delivery import FAILED_COLUMNS
 from ..errors import ConfigurationError
