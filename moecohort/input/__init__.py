@@ -30,6 +30,7 @@ from .sources import (
     id_chunks,
     is_stream,
     read_ids,
+    read_table,
     rows_hint,
 )
 from .spooling import IdSpool, spool
@@ -46,6 +47,7 @@ __all__ = [
     "is_stream",
     "prepare_ids",
     "read_ids",
+    "read_table",
     "rows_hint",
     "spool",
 ]

@@ -34,9 +34,11 @@ __all__ = [
     "ArrowKind",
     "arrow_column",
     "arrow_kind",
+    "expected_rows",
     "id_chunks",
     "is_stream",
     "read_ids",
+    "read_table",
     "rows_hint",
 ]
 
@@ -107,6 +109,29 @@ def rows_hint(obj: Any) -> int:
         return len(obj)
     except TypeError:
         return 0
+
+
+def expected_rows(data: Any) -> int | None:
+    """About how many rows an input holds, when cheap to tell (a Parquet file's metadata,
+    a CSV file's size, a frame's length), else None. Only a hint: nothing depends on it
+    but how finely the spool partitions."""
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data)
+        try:
+            if path.name.lower().endswith((".parquet", ".pq")):
+                import pyarrow.parquet as pq
+
+                return int(pq.ParquetFile(path).metadata.num_rows)
+            size = path.stat().st_size
+        except (OSError, pa.ArrowException):
+            return None
+        if not path.name.lower().endswith((".csv", ".tsv", ".txt")):
+            return size // 8  # compressed: about 5 to 1, short lines
+        with path.open("rb") as head:
+            sample = head.read(1 << 16)
+        return size * max(1, sample.count(b"\n")) // max(1, len(sample))
+    hint = rows_hint(data)
+    return hint if hint or isinstance(data, (pd.DataFrame, pd.Series)) else None
 
 
 # --------------------------------------------------------------------------- Arrow inputs
@@ -223,9 +248,31 @@ def read_ids(
     start = 0
     for piece in arrow_column(obj, column, where=where, **hints):
         canonical = arrow_ids(piece, column=column, first_row=start)
+        if not pa.types.is_large_string(canonical.type):
+            canonical = canonical.cast(pa.large_string())  # widens the offsets only
         chunks.extend(c for c in canonical.chunks if len(c))
         start += len(piece)
     return pa.chunked_array(chunks, type=pa.large_string()) if chunks else _no_ids()
+
+
+def read_table(obj: Any) -> pa.Table:
+    """A whole Arrow input of records (every column) as a pyarrow Table: what
+    :func:`~moecohort.keep_in_destination` picks rows of."""
+    if isinstance(obj, pa.Table):
+        return obj
+    if isinstance(obj, pa.RecordBatch):
+        return pa.Table.from_batches([obj])
+    if isinstance(obj, pa.RecordBatchReader):
+        return obj.read_all()
+    module, name = _module(obj), type(obj).__name__
+    if module == "pyarrow" and hasattr(obj, "to_table"):  # a Dataset or Scanner
+        return obj.to_table()
+    if module == "polars" and name == "LazyFrame":
+        try:
+            obj = obj.collect(engine="streaming")
+        except TypeError:  # Polars before 1.23
+            obj = obj.collect(streaming=True)
+    return pa.RecordBatchReader.from_stream(obj).read_all()
 
 
 def _no_ids() -> pa.ChunkedArray:

@@ -14,7 +14,9 @@ byte) and marks the first row of each distinct id in a bitmap over (1). A partit
 that grew too large to read at once is split again by the next bits of the hash.
 :meth:`IdSpool.chunks` reads (1) back, keeping the marked rows: the distinct ids in the
 order they first appear, exactly as :func:`~moecohort.prepare_ids` gives them in memory.
-Memory holds one piece, one partition and the bitmap (one byte per usable row).
+Memory holds one piece, one partition and the bitmap (one bit per usable row); the
+memory pyarrow frees is handed back to the system after each piece (its allocator would
+otherwise keep tens of megabytes it no longer uses).
 """
 
 from __future__ import annotations
@@ -33,12 +35,29 @@ from ..errors import EmptyInputError
 from ..ids import REASON_NAMES, as_series, require_column, to_arrow_ids, without_anonymous
 from . import dedup
 from .memory import all_anonymous_error
-from .sources import CHUNK_ROWS, READ_ROWS, arrow_kind, id_chunks, is_stream
+from .sources import (
+    CHUNK_ROWS,
+    READ_ROWS,
+    arrow_kind,
+    expected_rows,
+    id_chunks,
+    is_stream,
+)
 
-__all__ = ["PARTITIONS", "PARTITION_ROWS", "IdSpool", "spool"]
+__all__ = [
+    "PARTITIONS",
+    "PARTITION_ROWS",
+    "PARTITION_TARGET",
+    "IdSpool",
+    "partitions_for",
+    "spool",
+]
 
-#: Hash partitions the distinct ids of each piece are split into (top bits of the hash).
+#: Hash partitions the distinct ids of each piece are split into (top bits of the hash),
+#: at most: an input known to be smaller gets one per :data:`PARTITION_TARGET` rows.
 PARTITIONS = 64
+#: Rows a partition is meant to hold (when the input's size is known beforehand).
+PARTITION_TARGET = 1 << 18
 #: A partition holding more rows than this is split again (by the next 4 bits) rather
 #: than read at once: about 60 MB of work memory.
 PARTITION_ROWS = 1 << 19
@@ -84,11 +103,13 @@ class IdSpool:
     """
 
     def __init__(self, *, partitions: int = PARTITIONS) -> None:
+        """``partitions``: how many hash partitions (rounded up to a power of two);
+        :func:`partitions_for` picks it from the input's expected size."""
         self._dir: tempfile.TemporaryDirectory[str] | None = tempfile.TemporaryDirectory(
             prefix="moecohort-"
         )
         self._folder = Path(self._dir.name)
-        self._bits = max(1, int(partitions - 1).bit_length())
+        self._bits = max(0, int(partitions - 1).bit_length())
         self._rows = _Files(self._folder, "rows", _ROWS, 1)
         self._parts = _Files(self._folder, "part", _PART, 1 << self._bits)
         self._first: np.ndarray | None = None
@@ -135,12 +156,16 @@ class IdSpool:
         hashes = dedup.hash_ids(piece)
         first = dedup.first_rows(piece, hashes)  # in hash order: partition by partition
         self._scatter(piece.take(pa.array(first)), hashes[first], first + base, 0)
+        pa.default_memory_pool().release_unused()
 
     def _scatter(self, ids: pa.Array, hashes: np.ndarray, rows: np.ndarray, level: int) -> None:
         """Write rows to the partitions their hash picks (at ``level`` 0: the top bits)."""
         files = self._parts
         shift = 64 - self._bits - level * _SPLIT_BITS
         width = self._bits if level == 0 else _SPLIT_BITS
+        if width == 0:  # one partition
+            files.write(0, [ids, pa.array(hashes), pa.array(rows)])
+            return
         part = ((hashes >> np.uint64(shift)) & np.uint64((1 << width) - 1)).astype(np.int64)
         counts = np.bincount(part, minlength=1 << width)
         if (part[1:] < part[:-1]).any():  # not already partition by partition
@@ -160,7 +185,7 @@ class IdSpool:
             return
         self._rows.close()
         self._parts.close()
-        self._first = np.zeros(self._usable, dtype=bool)
+        self._first = np.zeros((self._usable + 7) // 8, dtype=np.uint8)
         parts = self._parts
         for path, rows in zip(parts.paths, parts.rows.tolist(), strict=True):
             if rows:
@@ -179,8 +204,25 @@ class IdSpool:
         # An id appears at most once per piece and pieces follow one another, so its
         # first row in the partition is its first row in the input.
         first = dedup.first_rows(ids, hashes, shared_bits=64 - deeper - _SPLIT_BITS)
-        self._first[table.column("row").chunk(0).to_numpy()[first]] = True
+        self._mark(table.column("row").chunk(0).to_numpy()[first])
         self._unique += len(first)
+        pa.default_memory_pool().release_unused()
+
+    def _mark(self, rows: np.ndarray) -> None:
+        """Set the bits of ``rows`` in the bitmap of first rows."""
+        assert self._first is not None
+        rows = np.sort(rows)
+        byte = rows >> 3
+        bit = np.left_shift(1, rows & 7).astype(np.uint8)
+        starts = np.flatnonzero(np.concatenate([[True], byte[1:] != byte[:-1]]))
+        self._first[byte[starts]] |= np.bitwise_or.reduceat(bit, starts)
+
+    def _kept(self, start: int, n: int) -> np.ndarray:
+        """Whether each of rows ``start`` to ``start + n`` is the first of its id."""
+        assert self._first is not None
+        lo = start >> 3
+        bits = np.unpackbits(self._first[lo : (start + n + 7) >> 3], bitorder="little")
+        return bits[start - 8 * lo : start - 8 * lo + n].view(bool)
 
     def _split(self, path: Path, level: int) -> None:
         """Split an oversized partition file by the next bits of the hash, then finish
@@ -210,12 +252,13 @@ class IdSpool:
         start = 0
         for batch in _read(self._rows.paths[0]):
             ids = batch.column(0)
-            keep = self._first[start : start + len(ids)]
+            keep = self._kept(start, len(ids))
             start += len(ids)
             if not keep.all():
                 ids = ids.filter(pa.array(keep))
             for offset in range(0, len(ids), size):
                 yield ids.slice(offset, size)
+            pa.default_memory_pool().release_unused()
 
     def close(self) -> None:
         """Remove the files (the counts stay readable)."""
@@ -233,6 +276,16 @@ class IdSpool:
         self.close()
 
 
+def partitions_for(expected_rows: int | None) -> int:
+    """Hash partitions for an input of about ``expected_rows`` rows (None: unknown): one
+    per :data:`PARTITION_TARGET` rows, a power of two, at most :data:`PARTITIONS`. Each
+    partition costs a file and a read, which small inputs need not pay for."""
+    if expected_rows is None:
+        return PARTITIONS
+    wanted = max(1, -(-expected_rows // PARTITION_TARGET))
+    return min(PARTITIONS, 1 << (wanted - 1).bit_length())
+
+
 def spool(
     data: Any,
     id_col: str,
@@ -245,7 +298,7 @@ def spool(
     Raises :class:`EmptyInputError` for an input without rows and
     :class:`AllAnonymousError` for one with no usable id, unless ``allow_empty``.
     """
-    store = IdSpool()
+    store = IdSpool(partitions=partitions_for(expected_rows(data)))
     try:
         if isinstance(data, pd.DataFrame):
             require_column(data, id_col)
