@@ -219,7 +219,7 @@ def arrow_ids(
     ids = as_chunked(values)
     kind = ids.type
     if pa.types.is_dictionary(kind):
-        return arrow_ids(ids.cast(kind.value_type), column=column, first_row=first_row)
+        return _arrow_dictionary(ids, column, first_row)
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return ids
     if is_string_view(kind):
@@ -235,6 +235,20 @@ def arrow_ids(
     what = "a boolean" if pa.types.is_boolean(kind) else f"a value of type {kind}"
     _raise_arrow(ids, column, first_row, ids.is_valid(), what)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _arrow_dictionary(ids: pa.ChunkedArray, column: str, first_row: int) -> pa.ChunkedArray:
+    """A categorical column: its distinct values made canonical once, then looked up."""
+    chunks, start = [], first_row
+    for chunk in ids.chunks:
+        try:
+            values = arrow_ids(chunk.dictionary, column=column).combine_chunks()
+        except InputError:  # name the row at fault, not the value's place in the dictionary
+            arrow_ids(chunk.dictionary.take(chunk.indices), column=column, first_row=start)
+            raise
+        chunks.append(values.take(chunk.indices))
+        start += len(chunk)
+    return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
 
 
 def _arrow_floats(ids: pa.ChunkedArray, column: str, first_row: int) -> pa.ChunkedArray:

@@ -27,6 +27,7 @@ import pyarrow as pa
 
 from ..errors import InputError
 from ..ids import arrow_ids, require_column, to_arrow_ids
+from ..ids._arrow import is_string_view
 
 __all__ = [
     "CHUNK_ROWS",
@@ -257,22 +258,37 @@ def read_ids(
 
 def read_table(obj: Any) -> pa.Table:
     """A whole Arrow input of records (every column) as a pyarrow Table: what
-    :func:`~moecohort.keep_in_destination` picks rows of."""
-    if isinstance(obj, pa.Table):
-        return obj
-    if isinstance(obj, pa.RecordBatch):
-        return pa.Table.from_batches([obj])
-    if isinstance(obj, pa.RecordBatchReader):
-        return obj.read_all()
+    :func:`~moecohort.keep_in_destination` picks rows of. Text in Arrow's view layout
+    (Polars') becomes large_string, which pyarrow can filter."""
     module, name = _module(obj), type(obj).__name__
-    if module == "pyarrow" and hasattr(obj, "to_table"):  # a Dataset or Scanner
-        return obj.to_table()
-    if module == "polars" and name == "LazyFrame":
-        try:
-            obj = obj.collect(engine="streaming")
-        except TypeError:  # Polars before 1.23
-            obj = obj.collect(streaming=True)
-    return pa.RecordBatchReader.from_stream(obj).read_all()
+    if isinstance(obj, pa.Table):
+        table = obj
+    elif isinstance(obj, pa.RecordBatch):
+        table = pa.Table.from_batches([obj])
+    elif isinstance(obj, pa.RecordBatchReader):
+        table = obj.read_all()
+    elif module == "pyarrow" and hasattr(obj, "to_table"):  # a Dataset or Scanner
+        table = obj.to_table()
+    else:
+        if module == "polars" and name == "LazyFrame":
+            try:
+                obj = obj.collect(engine="streaming")
+            except TypeError:  # Polars before 1.23
+                obj = obj.collect(streaming=True)
+        table = pa.RecordBatchReader.from_stream(obj).read_all()
+    for i, field in enumerate(table.schema):
+        if is_string_view(field.type):
+            table = table.set_column(i, field.name, table.column(i).cast(pa.large_string()))
+        elif pa.types.is_dictionary(field.type) and is_string_view(field.type.value_type):
+            chunks = [
+                pa.DictionaryArray.from_arrays(c.indices, c.dictionary.cast(pa.large_string()))
+                for c in table.column(i).chunks
+            ]
+            column = pa.chunked_array(
+                chunks, pa.dictionary(field.type.index_type, pa.large_string())
+            )
+            table = table.set_column(i, field.name, column)
+    return table
 
 
 def _no_ids() -> pa.ChunkedArray:
