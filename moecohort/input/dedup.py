@@ -170,9 +170,10 @@ def first_rows(ids: pa.Array, hashes: np.ndarray, shared_bits: int = 0) -> np.nd
     np.not_equal(keys[1:], keys[:-1], out=new[1:])
     first = rows[new]
     if len(first) < n:
-        lead = first[np.cumsum(new) - 1]  # each row's group's first row
-        others = ~new
-        same = pc.equal(ids.take(pa.array(rows[others])), ids.take(pa.array(lead[others])))
+        starts = np.flatnonzero(new)
+        later = np.flatnonzero(~new)  # rows taken as repeats of their group's first row
+        lead = first[np.searchsorted(starts, later, side="right") - 1]
+        same = pc.equal(ids.take(pa.array(rows[later])), ids.take(pa.array(lead)))
         if not pc.all(same).as_py():  # different ids share the key's hash bits
             return _exact_first_rows(ids)
     return first

@@ -13,7 +13,7 @@ no Python object is made per member, which is what keeps encoding well above
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -409,8 +409,13 @@ class StreamedPlan:
         self.piece = piece
 
         def count(width: int) -> tuple[list[Batch], list[int], list[int]]:
+            n = 0
             walk = self._walk(10 ** (width - 1), width, self._count_piece)
-            n = sum(len(b) for _, b in walk)
+            for _, batches in walk:
+                n += len(batches)
+                if n >= 10**width:  # wider page numbers only make more pages: stop here
+                    walk.close()
+                    break
             return [Batch(0, 0, 0, 0, 0, 0)] * n, [], []  # only the count matters here
 
         placeholders, _, _, self.page_digits = _settle_pages(count)
@@ -448,7 +453,7 @@ class StreamedPlan:
         total: int,
         digits: int,
         pack_piece: Callable[[pa.Array, pa.Array, int, int, int], tuple[_P, list[Batch]]],
-    ) -> Iterator[tuple[_P, list[Batch]]]:
+    ) -> Generator[tuple[_P, list[Batch]], None, None]:
         page = 1
         left: dict[str, list[pa.Array]] = {"add": [], "remove": []}
         pending = 0
