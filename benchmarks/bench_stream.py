@@ -58,14 +58,17 @@ def hwm():
 RUN = (
     textwrap.dedent(
         """
-    import json, sys, time
+    import json, resource, sys, time
     import pandas as pd
     import pyarrow.parquet
     import moecohort as mc
     import moecohort.push
     %s
+    def cpu():
+        used = resource.getrusage(resource.RUSAGE_SELF)  # every thread of the process
+        return used.ru_utime + used.ru_stime
     way, path = sys.argv[1], sys.argv[2]
-    start = time.perf_counter()
+    cpu_start, start = cpu(), time.perf_counter()
     if way == "memory":
         if path.endswith(".parquet"):
             data = pd.read_parquet(path, columns=["uid"])
@@ -75,7 +78,8 @@ RUN = (
         data = path
     result = mc.push_cohort(data, None, "Bench", dry_run=True, progress=False)
     elapsed = time.perf_counter() - start
-    print(json.dumps({"elapsed": elapsed, "peak": hwm(), "planned": result.members_planned,
+    print(json.dumps({"elapsed": elapsed, "cpu": cpu() - cpu_start, "peak": hwm(),
+                      "planned": result.members_planned,
                       "requests": len(result.plan), "rows": result.input_rows,
                       "module": mc.__file__}))
     """
@@ -210,6 +214,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, help="runs per way; default 3 (2 from 5M ids)")
     parser.add_argument("--push-size", type=int, default=10_000_000, help="0: no push")
     parser.add_argument("--before", type=Path, help="a folder holding an earlier moecohort/")
+    parser.add_argument(
+        "--before-sizes", type=int, nargs="+", help="sizes to measure --before at (default: all)"
+    )
     parser.add_argument("--no-write", action="store_true", help="print, do not update results.md")
     args = parser.parse_args()
 
@@ -218,12 +225,14 @@ def main() -> None:
     for n in args.sizes:
         repeat = args.repeat or (3 if n < 5_000_000 else 2)
         counts.append(f"{repeat} runs at {n:,} ids")
-        speed_rows += speed(n, repeat, args.before)
+        before = args.before if not args.before_sizes or n in args.before_sizes else None
+        speed_rows += speed(n, repeat, before)
     repeats = ", ".join(counts)
     pushes = push(args.push_size, args.before) if args.push_size else []
 
     headers = ["distinct ids", "rows", "format", "in memory (read + plan)", "streamed"]
-    headers += ["streamed / in memory", "peak RSS in memory", "peak RSS streamed"]
+    headers += ["streamed / in memory", "CPU: in memory", "CPU: streamed", "CPU ratio"]
+    headers += ["peak RSS in memory", "peak RSS streamed"]
     if args.before:
         headers += ["streamed before", "before / in memory"]
     table = []
@@ -231,10 +240,15 @@ def main() -> None:
         mem, st = r["memory"], r["streamed"]
         row: list[object] = [r["n"], mem["rows"], r["format"], f"{mem['elapsed']:.2f} s"]
         row += [f"{st['elapsed']:.2f} s", f"{st['elapsed'] / mem['elapsed']:.2f}x"]
+        row += [f"{mem['cpu']:.2f} s", f"{st['cpu']:.2f} s", f"{st['cpu'] / mem['cpu']:.2f}x"]
         row += [f"{mem['peak']:,.0f} MiB", f"{st['peak']:,.0f} MiB"]
         if args.before:
-            old = r["before"]
-            row += [f"{old['elapsed']:.2f} s", f"{old['elapsed'] / mem['elapsed']:.2f}x"]
+            old = r.get("before")
+            row += (
+                [f"{old['elapsed']:.2f} s", f"{old['elapsed'] / mem['elapsed']:.2f}x"]
+                if old
+                else ["-", "-"]
+            )
         table.append(row)
     body = (
         "N distinct 36-character ids (UUID text) plus N / 100 repeats, shuffled. In memory: "
@@ -242,8 +256,10 @@ def main() -> None:
         "`push_cohort(frame, None, name, dry_run=True)`; streamed: `push_cohort(path, None, "
         "name, dry_run=True)`. Both plan the same requests (the streamed path sends the same "
         "bodies, in the same order). Each run is a fresh child process timing only the call; "
-        f"the ways alternate; best of {repeats}. Target: streamed at most 1.5x in memory.\n\n"
-        + markdown_table(headers, table)
+        f"the ways alternate; best of {repeats} (by wall time). CPU is the child's user + "
+        "system time, every thread counted (pandas reads Parquet on several threads): on a "
+        "shared machine it varies less than the wall time. Target: streamed at most 1.5x in "
+        "memory.\n\n" + markdown_table(headers, table)
     )
     if pushes:
         pushed = data_files(args.push_size)["parquet"]
