@@ -141,12 +141,15 @@ def _check_names(names: list[str], column: str, where: str, **hints: Any) -> Non
         require_column(pd.DataFrame(columns=names), column, where=where, **hints)
 
 
-def _pieces(arrays: Iterable[pa.Array | pa.ChunkedArray]) -> Iterator[pa.Array]:
-    """The arrays' chunks, cut to at most :data:`READ_ROWS` rows each (no copy)."""
+def _pieces(arrays: Iterable[pa.Array | pa.ChunkedArray], rows: int | None) -> Iterator[pa.Array]:
+    """The arrays' chunks, cut to at most ``rows`` rows each (no copy; None: uncut)."""
     for array in arrays:
         for chunk in array.chunks if isinstance(array, pa.ChunkedArray) else [array]:
-            for start in range(0, len(chunk), READ_ROWS):
-                yield chunk.slice(start, READ_ROWS)
+            if rows is None:
+                yield chunk
+                continue
+            for start in range(0, len(chunk), rows):
+                yield chunk.slice(start, rows)
 
 
 def _reader_column(
@@ -190,12 +193,13 @@ def arrow_column(
     column: str,
     *,
     where: str = "The frame",
+    piece_rows: int | None = READ_ROWS,
     **hints: Any,
 ) -> Iterator[pa.Array]:
     """The raw values of ``column`` of an Arrow input (see :func:`arrow_kind`), in pieces
-    of at most :data:`READ_ROWS` rows. A column of ids ignores ``column``. A missing
-    column is an :class:`InputError` listing those there are (``hints`` go to
-    :func:`~moecohort.ids.require_column`)."""
+    of at most ``piece_rows`` rows (None: as the input's chunks come). A column of ids
+    ignores ``column``. A missing column is an :class:`InputError` listing those there
+    are (``hints`` go to :func:`~moecohort.ids.require_column`)."""
     kind = arrow_kind(obj)
     if kind is None:
         raise InputError(f"Expected an Arrow table or column, got {type(obj).__name__}.")
@@ -233,7 +237,7 @@ def arrow_column(
     else:
         reader, values = _c_stream(obj)
         source = [values] if reader is None else _reader_column(reader, column, where, **hints)
-    return _pieces(source)
+    return _pieces(source, piece_rows)
 
 
 def read_ids(
@@ -244,10 +248,11 @@ def read_ids(
     **hints: Any,
 ) -> pa.ChunkedArray:
     """The canonical ids of an Arrow input's ``column``, all of them, as Arrow: what
-    :func:`~moecohort.prepare_ids` and :func:`~moecohort.overlap` hold in memory."""
+    :func:`~moecohort.prepare_ids` and :func:`~moecohort.overlap` hold in memory (chunk
+    by chunk as the input has them, uncut)."""
     chunks: list[pa.Array] = []
     start = 0
-    for piece in arrow_column(obj, column, where=where, **hints):
+    for piece in arrow_column(obj, column, where=where, piece_rows=None, **hints):
         canonical = arrow_ids(piece, column=column, first_row=start)
         if not pa.types.is_large_string(canonical.type):
             canonical = canonical.cast(pa.large_string())  # widens the offsets only
