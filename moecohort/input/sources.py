@@ -193,12 +193,12 @@ def arrow_column(
     column: str,
     *,
     where: str = "The frame",
-    piece_rows: int | None = READ_ROWS,
+    whole: bool = False,
     **hints: Any,
 ) -> Iterator[pa.Array]:
     """The raw values of ``column`` of an Arrow input (see :func:`arrow_kind`), in pieces
-    of at most ``piece_rows`` rows (None: as the input's chunks come). A column of ids
-    ignores ``column``. A missing column is an :class:`InputError` listing those there
+    of at most :data:`READ_ROWS` rows (``whole``: as the input's chunks come). A column
+    of ids ignores ``column``. A missing column is an :class:`InputError` listing those there
     are (``hints`` go to :func:`~moecohort.ids.require_column`)."""
     kind = arrow_kind(obj)
     if kind is None:
@@ -237,7 +237,7 @@ def arrow_column(
     else:
         reader, values = _c_stream(obj)
         source = [values] if reader is None else _reader_column(reader, column, where, **hints)
-    return _pieces(source, piece_rows)
+    return _pieces(source, None if whole else READ_ROWS)
 
 
 def read_ids(
@@ -252,7 +252,7 @@ def read_ids(
     by chunk as the input has them, uncut)."""
     chunks: list[pa.Array] = []
     start = 0
-    for piece in arrow_column(obj, column, where=where, piece_rows=None, **hints):
+    for piece in arrow_column(obj, column, where=where, whole=True, **hints):
         canonical = arrow_ids(piece, column=column, first_row=start)
         if not pa.types.is_large_string(canonical.type):
             canonical = canonical.cast(pa.large_string())  # widens the offsets only
