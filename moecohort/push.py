@@ -79,7 +79,7 @@ def push_cohort(
     ``df`` is a DataFrame (or a Series or list of ids), or, for inputs larger than
     memory, an iterator of DataFrame chunks, a Parquet or CSV path, or a pyarrow
     RecordBatchReader: those are read chunk by chunk, de-duplicated on disk and
-    sent in id order while memory stays bounded.
+    sent in the order the ids first appear (as in memory) while memory stays bounded.
 
     ``app`` is an :class:`AppCredentials` or a saved profile name. Everything is
     checked before anything is sent; see the module docs and the README for the

@@ -25,7 +25,7 @@ from .anonymous import (
     is_anonymous,
     without_anonymous,
 )
-from .canonical import IdInput, as_series, canonical_ids, series_name, to_arrow_ids
+from .canonical import IdInput, arrow_ids, as_series, canonical_ids, series_name, to_arrow_ids
 from .frames import require_column
 
 __all__ = [
@@ -39,6 +39,7 @@ __all__ = [
     "IdInput",
     "anonymous_reasons",
     "anonymous_report",
+    "arrow_ids",
     "as_series",
     "canonical_ids",
     "classify",

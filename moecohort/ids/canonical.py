@@ -16,11 +16,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..errors import InputError
 from ._arrow import as_chunked, is_string_view, string_array
 
-__all__ = ["IdInput", "as_series", "canonical_ids", "series_name", "to_arrow_ids"]
+__all__ = ["IdInput", "arrow_ids", "as_series", "canonical_ids", "series_name", "to_arrow_ids"]
 
 # Floats from this on are not exact integers any more: 2**53 + 1 reads back as 2**53.
 _MAX_EXACT_FLOAT = 2.0**53
@@ -59,8 +60,11 @@ def to_arrow_ids(
     """Canonical ids as a pyarrow string ChunkedArray (nulls where missing).
 
     This is the fast path every other module uses. ``frame`` is only used to
-    attach the offending rows to an :class:`InputError`.
+    attach the offending rows to an :class:`InputError`. Arrow arrays are read as
+    Arrow (:func:`arrow_ids`), never through pandas.
     """
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return arrow_ids(values, column=column)
     series = values if isinstance(values, pd.Series) else as_series(values)
     dtype = series.dtype
 
@@ -196,6 +200,110 @@ def _raise_at(
         f"as text (for example pd.read_csv(..., dtype={{{column!r}: str}})).",
         column=column,
         rows=rows,
+    )
+
+
+# --------------------------------------------------------------------------- Arrow columns
+def arrow_ids(
+    values: pa.Array | pa.ChunkedArray, *, column: str = "uid", first_row: int = 0
+) -> pa.ChunkedArray:
+    """Canonical ids of an Arrow column (string, string_view, dictionary, integer,
+    floating, decimal or null), by the rules of :func:`to_arrow_ids` and without pandas.
+
+    Text is kept as it is (string_view, Polars' text type, becomes large_string); ints
+    become decimals, integral floats ints, NaN missing; decimals with no fractional part
+    are ints too (DuckDB's HUGEINT arrives as a decimal). Anything else (booleans, dates,
+    binary, non-integral numbers) is an :class:`InputError` naming the column and the
+    row (counted from ``first_row``, where a stream read in pieces passes the piece's start).
+    """
+    ids = as_chunked(values)
+    kind = ids.type
+    if pa.types.is_dictionary(kind):
+        return _arrow_dictionary(ids, column, first_row)
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return ids
+    if is_string_view(kind):
+        return ids.cast(pa.large_string())
+    if pa.types.is_integer(kind):
+        return ids.cast(pa.string())
+    if pa.types.is_floating(kind):
+        return _arrow_floats(ids, column, first_row)
+    if pa.types.is_decimal(kind):
+        return _arrow_decimals(ids, column, first_row)
+    if ids.null_count == len(ids):  # the null type, or a column of nothing but nulls
+        return pa.chunked_array([pa.nulls(len(ids), pa.string())])
+    what = "a boolean" if pa.types.is_boolean(kind) else f"a value of type {kind}"
+    _raise_arrow(ids, column, first_row, ids.is_valid(), what)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _arrow_dictionary(ids: pa.ChunkedArray, column: str, first_row: int) -> pa.ChunkedArray:
+    """A categorical column: its distinct values made canonical once, then looked up."""
+    chunks, start = [], first_row
+    for chunk in ids.chunks:
+        try:
+            values = arrow_ids(chunk.dictionary, column=column).combine_chunks()
+        except InputError:  # name the row at fault, not the value's place in the dictionary
+            arrow_ids(chunk.dictionary.take(chunk.indices), column=column, first_row=start)
+            raise
+        chunks.append(values.take(chunk.indices))
+        start += len(chunk)
+    return pa.chunked_array(chunks, type=chunks[0].type if chunks else pa.string())
+
+
+def _arrow_floats(ids: pa.ChunkedArray, column: str, first_row: int) -> pa.ChunkedArray:
+    x = np.concatenate(
+        [c.to_numpy(zero_copy_only=False).astype("float64", copy=False) for c in ids.chunks]
+        or [np.zeros(0)]
+    )
+    present = ~np.isnan(x)  # nulls read as NaN, and NaN is missing as in pandas
+    with np.errstate(invalid="ignore"):
+        bad = present & (~np.isfinite(x) | (np.floor(x) != x))
+    if bad.any():
+        _raise_arrow(ids, column, first_row, bad, "a number with a fractional part")
+    limit = _exact_float_limit(ids.type.to_pandas_dtype())
+    huge = present & (np.abs(np.where(present, x, 0.0)) >= limit)
+    if huge.any():
+        _raise_arrow(
+            ids, column, first_row, huge, "a number too large to be stored exactly as a float"
+        )
+    ints = pa.array(np.where(present, x, 0.0).astype("int64"), mask=~present)
+    return as_chunked(ints.cast(pa.string()))
+
+
+def _arrow_decimals(ids: pa.ChunkedArray, column: str, first_row: int) -> pa.ChunkedArray:
+    whole = pa.decimal128(38, 0) if ids.type.precision <= 38 else pa.decimal256(76, 0)
+    try:
+        return ids.cast(whole).cast(pa.string())  # a safe cast refuses to drop a fraction
+    except pa.ArrowInvalid:
+        pass
+    fraction = [c.cast(whole, safe=False) for c in ids.chunks]
+    bad = pc.fill_null(pc.not_equal(pa.chunked_array(fraction).cast(ids.type), ids), False)
+    _raise_arrow(ids, column, first_row, bad, "a number with a fractional part")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _raise_arrow(
+    ids: pa.ChunkedArray,
+    column: str,
+    first_row: int,
+    bad: np.ndarray | pa.ChunkedArray | pa.Array,
+    what: str,
+) -> None:
+    """The :class:`InputError` for the first row of ``ids`` where ``bad`` is true."""
+    if not isinstance(bad, np.ndarray):
+        bad = as_chunked(bad).to_numpy().astype(bool)
+    positions = np.flatnonzero(bad)
+    pos = int(positions[0])
+    value = ids[pos].as_py()
+    row = first_row + pos
+    more = f" ({len(positions):,} such rows)" if len(positions) > 1 else ""
+    raise InputError(
+        f"Column {column!r} holds {what}: {value!r} at row {row!r}{more}. "
+        "A user id must be text or a whole number; fix the value, or cast the column to "
+        "text first.",
+        column=column,
+        rows=pd.DataFrame({column: [value]}, index=[row]),
     )
 
 

@@ -48,8 +48,7 @@ class IdSource:
     anonymous_by_reason: dict[str, int]
     duplicates: int
     unique: int
-    #: The distinct ids, a page at a time (first-appearance order in memory, id order when
-    #: spooled from a stream).
+    #: The distinct ids, a page at a time, in the order they first appear.
     pages: Callable[[], Iterator[pa.Array]]
 
     @property

@@ -35,11 +35,13 @@ from typing import Any, Literal, NamedTuple
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..credentials import AppCredentials
 from ..errors import InputError
 from ..ids import OK, as_series, classify_with_shape, require_column, to_arrow_ids
 from ..ids._arrow import Shape, take_rows
+from ..input import arrow_kind, read_ids, read_table, rows_hint
 from .columns import as_large, keep_rows, mask_rows, valid_rows
 from .engines import arrow, duck
 from .near_miss import empty_near_misses, find_near_misses, near_miss_changes_of
@@ -83,8 +85,12 @@ def overlap(
 
     ``source`` and ``destination`` may each be a DataFrame (the id column is
     ``on``, or ``on[0]`` / ``on[1]`` when ``on`` is a pair), a Series, an Index,
-    or any iterable of ids. Ids are compared in their canonical form (see
-    :func:`moecohort.canonical_ids`): exactly, with no trimming or case folding.
+    or any iterable of ids; or an Arrow input: a Polars DataFrame, LazyFrame or
+    Series, a DuckDB relation, a pyarrow Table, Dataset, Array or ChunkedArray, any
+    object exporting ``__arrow_c_stream__`` (only the id column is read, as Arrow
+    arrays: no pandas copy). Ids are compared in their canonical form (see
+    :func:`moecohort.canonical_ids`): exactly, with no trimming or case folding. The
+    report's sets are pandas Indexes whatever the inputs.
 
     ``engine`` picks where the set work runs: ``"pyarrow"``, ``"numba"`` or ``"duckdb"``
     (both need ``pip install moecohort[fast]``) or ``"auto"``: numba, else DuckDB, when
@@ -94,7 +100,7 @@ def overlap(
     src_col, dst_col = _pair(on)
     use = _engine(engine)
     # Large sides are read and checked in parallel threads (Arrow and numpy release the GIL).
-    big = _rows_hint(source) + _rows_hint(destination) >= PARTITION_ROWS
+    big = rows_hint(source) + rows_hint(destination) >= PARTITION_ROWS
     # A missing column names the side at fault: param "on" for the source, and
     # "destination_col" for the destination (the CLI's --on and --dest-on).
     sides = [
@@ -181,11 +187,16 @@ def keep_in_destination(
     destination_col: str | None = None,
     placeholders: Iterable[str] | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``df`` whose id exists in ``destination`` (a frame, Series or ids).
+    """Rows of ``df`` whose id exists in ``destination`` (a frame, Series or ids, or any
+    Arrow input :func:`overlap` takes).
 
     The seed flow needs users that exist in both apps: the Cohort Sync API never
     creates users, so ids unknown to the destination would be accepted and then
     silently ignored. Anonymous rows are dropped too (they exist nowhere).
+
+    ``df`` may be an Arrow table too (a Polars DataFrame, a DuckDB relation, a pyarrow
+    Table...): its rows are picked in Arrow and only those kept become the pandas
+    DataFrame returned.
 
     This is the export-based filter; :func:`moecohort.keep_in_destination` also takes the
     destination app itself (it looks the ids up) and comes here for an export.
@@ -196,11 +207,33 @@ def keep_in_destination(
             "which looks the ids up in the app (or pass an export of the app here).",
             param="destination",
         )
+    if not isinstance(df, pd.DataFrame) and arrow_kind(df) == "table":
+        return _keep_arrow_rows(df, destination, id_col, destination_col, placeholders)
     require_column(df, id_col)
     dst = _side(
         destination, destination_col or id_col, placeholders, "The destination", "destination_col"
     )
     return keep_rows(df, id_col, dst.ids)
+
+
+def _keep_arrow_rows(
+    df: Any,
+    destination: Any,
+    id_col: str,
+    destination_col: str | None,
+    placeholders: Iterable[str] | None,
+) -> pd.DataFrame:
+    """:func:`keep_in_destination` of an Arrow table: rows picked in Arrow, those kept
+    converted to pandas."""
+    table = read_table(df)
+    ids = _side(table, id_col, placeholders, "The frame", "id_col").ids
+    dst = _side(
+        destination, destination_col or id_col, placeholders, "The destination", "destination_col"
+    )
+    allowed = pc.drop_null(dst.ids)  # anonymous ids are masked as null
+    value_set = allowed.combine_chunks() if len(allowed) else pa.array([], pa.large_string())
+    keep = pc.fill_null(pc.is_in(ids, value_set=value_set), False)
+    return table.filter(keep).to_pandas()
 
 
 # --------------------------------------------------------------------------- internals
@@ -244,6 +277,9 @@ def _side(
     if isinstance(obj, pd.DataFrame):
         require_column(obj, column, param=param, where=where, suggest=suggest)
         ids = to_arrow_ids(obj[column], column=column, frame=obj)
+    elif arrow_kind(obj) is not None:  # Arrow in, Arrow ids: no pandas copy
+        hints: dict[str, Any] = {"param": param, "suggest": suggest}
+        ids = read_ids(obj, column, where=where, **hints)
     else:
         series = as_series(obj)
         ids = to_arrow_ids(series, column=column)
@@ -255,13 +291,6 @@ def _side(
     if n_anon:
         ids = mask_rows(ids, ok)
     return _Side(ids, len(ids), n_anon, shape, changed)
-
-
-def _rows_hint(obj: Any) -> int:
-    try:
-        return len(obj)
-    except TypeError:  # a generator
-        return 0
 
 
 def _run(tasks: list[Callable[[], Any]], *, parallel: bool) -> list[Any]:

@@ -13,8 +13,9 @@ no Python object is made per member, which is what keeps encoding well above
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -25,13 +26,68 @@ from .._constants import MAX_BODY_BYTES
 from ..errors import InputError
 from .envelope import Envelope
 
-__all__ = ["Batch", "ChunkSource", "EncodedMembers", "Plan", "StreamedPlan", "pack"]
+__all__ = [
+    "Batch",
+    "ChunkSource",
+    "EncodedMembers",
+    "MemberSizes",
+    "Plan",
+    "StreamedPlan",
+    "pack",
+]
 
 _MEMBER_HEAD = '{"uid":'
 _NEEDS_ESCAPE = '["\\\\\x00-\x1f]'  # what JSON must escape inside a string
+#: Bytes of ``{"uid":""},`` around an id that needs no escaping.
+_MEMBER_FRAME = len(_MEMBER_HEAD) + 4
 
 
-class EncodedMembers:
+class MemberSizes:
+    """The sizes of a list's members as packing counts them (cumulative ``offsets``:
+    member i takes ``offsets[i + 1] - offsets[i]`` bytes, comma included), without
+    their bytes: what counting the pages of a streamed plan needs (:meth:`of`)."""
+
+    def __init__(self, offsets: np.ndarray) -> None:
+        self.offsets = offsets
+
+    @classmethod
+    def of(cls, ids: pa.Array) -> MemberSizes:
+        """The sizes :class:`EncodedMembers` would give ``ids`` (large_string, no nulls),
+        from their byte lengths: only ids JSON must escape (found by a scan of the bytes
+        for ``"``, ``\\`` and control characters) are encoded, one by one."""
+        n = len(ids)
+        offsets = np.zeros(n + 1, dtype=np.int64)
+        if n:
+            _, offsets_buf, data_buf = ids.buffers()
+            ends = np.frombuffer(offsets_buf, dtype=np.int64)[ids.offset : ids.offset + n + 1]
+            sizes = np.diff(ends) + _MEMBER_FRAME
+            data = np.frombuffer(data_buf, dtype=np.uint8)[ends[0] : ends[-1]] if n else None
+            if data is not None and (
+                (data < 0x20).any() or (data == 0x22).any() or (data == 0x5C).any()
+            ):
+                needs = pc.match_substring_regex(ids, _NEEDS_ESCAPE)
+                where = np.flatnonzero(needs.to_numpy(zero_copy_only=False))
+                for i, text in zip(where, ids.take(pa.array(where)).to_pylist(), strict=True):
+                    quoted = json.dumps(text, ensure_ascii=False).encode("utf-8")
+                    sizes[i] = len(quoted) + _MEMBER_FRAME - 2
+            np.cumsum(sizes, out=offsets[1:])
+        return cls(offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def part_size(self, a: int, b: int) -> int:
+        """Bytes of members a..b-1 joined by commas (0 when empty)."""
+        return int(self.offsets[b] - self.offsets[a]) - 1 if b > a else 0
+
+    def fit(self, a: int, budget: int) -> int:
+        """Largest b such that members a..b-1 take at most ``budget`` bytes."""
+        # part_size(a, b) = offsets[b] - offsets[a] - 1 <= budget
+        b = int(np.searchsorted(self.offsets, self.offsets[a] + budget + 1, side="right")) - 1
+        return max(a, min(b, len(self)))
+
+
+class EncodedMembers(MemberSizes):
     """Members of one list, each encoded once as ``{"uid":"..."},`` in one buffer."""
 
     def __init__(self, ids: pa.Array | pa.ChunkedArray) -> None:
@@ -54,17 +110,13 @@ class EncodedMembers:
             encoded.offset : encoded.offset + len(encoded) + 1
         ]
         #: Cumulative byte offsets: member i spans offsets[i]:offsets[i+1] (comma included).
-        self.offsets = offsets - offsets[0]
+        super().__init__(offsets - offsets[0])
         self._base = int(offsets[0])
         self._data = memoryview(bufs[2]) if bufs[2] is not None else memoryview(b"")
         self._keep = encoded  # keeps the buffers alive
 
     def __len__(self) -> int:
         return len(self.ids)
-
-    def part_size(self, a: int, b: int) -> int:
-        """Bytes of members a..b-1 joined by commas (0 when empty)."""
-        return int(self.offsets[b] - self.offsets[a]) - 1 if b > a else 0
 
     def part(self, a: int, b: int) -> bytes:
         """Members a..b-1 joined by commas, ready to go between ``[`` and ``]``."""
@@ -73,12 +125,6 @@ class EncodedMembers:
         lo = self._base + int(self.offsets[a])
         hi = self._base + int(self.offsets[b]) - 1
         return self._data[lo:hi].tobytes()
-
-    def fit(self, a: int, budget: int) -> int:
-        """Largest b such that members a..b-1 take at most ``budget`` bytes."""
-        # part_size(a, b) = offsets[b] - offsets[a] - 1 <= budget
-        b = int(np.searchsorted(self.offsets, self.offsets[a] + budget + 1, side="right")) - 1
-        return max(a, min(b, len(self)))
 
 
 def _json_quote(ids: pa.LargeStringArray) -> pa.LargeStringArray:
@@ -258,7 +304,7 @@ def _settle_pages(
 
 
 def _sized(
-    batches: list[Batch], env: Envelope, adds: EncodedMembers, removes: EncodedMembers, total: int
+    batches: list[Batch], env: Envelope, adds: MemberSizes, removes: MemberSizes, total: int
 ) -> list[Batch]:
     """The same batches, each sized as it renders with ``total`` pages."""
     return [
@@ -271,8 +317,8 @@ def _sized(
 
 def _sized_batch(
     env: Envelope,
-    adds: EncodedMembers,
-    removes: EncodedMembers,
+    adds: MemberSizes,
+    removes: MemberSizes,
     total: int,
     like: Batch,
     spans: tuple[int, int, int, int],
@@ -291,8 +337,8 @@ def _sized_batch(
 
 def _pack(
     env: Envelope,
-    adds: EncodedMembers,
-    removes: EncodedMembers,
+    adds: MemberSizes,
+    removes: MemberSizes,
     limit: int,
     total: int,
     first_page: int = 1,
@@ -334,15 +380,17 @@ def _pack(
 
 # --------------------------------------------------------------------------- streamed plans
 ChunkSource = Callable[[], Iterable[pa.Array]]
+_P = TypeVar("_P", Plan, None)
 
 
 class StreamedPlan:
     """A plan over ids read piece by piece (from disk), for inputs too large to hold.
 
     Two passes over the sources: the first counts the pages (the page count is
-    in every segment_sync body), the second yields ``(plan, batch)`` jobs, one
-    piece at a time. A piece's last body waits for the next piece, which may fill
-    it, so bodies are as full as in an in-memory plan.
+    in every segment_sync body) from the members' sizes alone (:class:`MemberSizes`),
+    the second yields ``(plan, batch)`` jobs, one piece at a time, encoding each member
+    once. A piece's last body waits for the next piece, which may fill it, so bodies are
+    as full as in an in-memory plan (the same bodies, for ids in the same order).
     """
 
     def __init__(
@@ -361,7 +409,13 @@ class StreamedPlan:
         self.piece = piece
 
         def count(width: int) -> tuple[list[Batch], list[int], list[int]]:
-            n = sum(len(b) for _, b in self._walk(10 ** (width - 1), width))
+            n = 0
+            walk = self._walk(10 ** (width - 1), width, self._count_piece)
+            for _, batches in walk:
+                n += len(batches)
+                if n >= 10**width:  # wider page numbers only make more pages: stop here
+                    walk.close()
+                    break
             return [Batch(0, 0, 0, 0, 0, 0)] * n, [], []  # only the count matters here
 
         placeholders, _, _, self.page_digits = _settle_pages(count)
@@ -370,31 +424,49 @@ class StreamedPlan:
 
     def pieces(self) -> Iterator[tuple[Plan, list[Batch]]]:
         """Each piece's plan with the batches it sends (oversize ids are in the plan)."""
-        return self._walk(self.total_pages, self.page_digits)
+        return self._walk(self.total_pages, self.page_digits, self._plan_piece)
 
-    def _walk(self, total: int, digits: int) -> Iterator[tuple[Plan, list[Batch]]]:
+    def _plan_piece(
+        self, adds: pa.Array, removes: pa.Array, page: int, total: int, digits: int
+    ) -> tuple[Plan, list[Batch]]:
+        plan = pack(
+            self.envelope,
+            adds,
+            removes,
+            limit=self.limit,
+            first_page=page,
+            total_pages=total,
+            page_digits=digits,
+        )
+        return plan, plan.batches
+
+    def _count_piece(
+        self, adds: pa.Array, removes: pa.Array, page: int, total: int, digits: int
+    ) -> tuple[None, list[Batch]]:
+        """The batches :meth:`_plan_piece` would make (same boundaries), from sizes only."""
+        sizes = MemberSizes.of(adds), MemberSizes.of(removes)
+        batches, _, _ = _pack(self.envelope, *sizes, self.limit, 10 ** (digits - 1), page)
+        return None, batches
+
+    def _walk(
+        self,
+        total: int,
+        digits: int,
+        pack_piece: Callable[[pa.Array, pa.Array, int, int, int], tuple[_P, list[Batch]]],
+    ) -> Generator[tuple[_P, list[Batch]], None, None]:
         page = 1
         left: dict[str, list[pa.Array]] = {"add": [], "remove": []}
         pending = 0
         empty = pa.array([], pa.large_string())
 
-        def flush(final: bool) -> Iterator[tuple[Plan, list[Batch]]]:
+        def flush(final: bool) -> Iterator[tuple[_P, list[Batch]]]:
             nonlocal page, pending
             adds = pa.concat_arrays(left["add"]) if left["add"] else empty
             removes = pa.concat_arrays(left["remove"]) if left["remove"] else empty
             left["add"], left["remove"], pending = [], [], 0
             if not len(adds) and not len(removes):
                 return
-            plan = pack(
-                self.envelope,
-                adds,
-                removes,
-                limit=self.limit,
-                first_page=page,
-                total_pages=total,
-                page_digits=digits,
-            )
-            send = plan.batches
+            plan, send = pack_piece(adds, removes, page, total, digits)
             if not final and send:
                 last = send[-1]  # may have room for what comes next: carry it over
                 send = send[:-1]

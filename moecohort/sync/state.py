@@ -8,6 +8,7 @@ request, finish a run) and never see a table.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import socket
 import sqlite3
@@ -17,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..credentials import AppCredentials
 from ..errors import ConfigurationError
-from ..input import CHUNK_ROWS, IdSpool, page_uids, spool
+from ..input import CHUNK_ROWS, IdSpool, spool
 
 __all__ = ["STATE_ENV", "Changes", "SyncState", "default_state_path", "open_state"]
 
@@ -85,6 +88,10 @@ CREATE TABLE IF NOT EXISTS run_failures (
 
 #: The columns of a failed change, as ``run_failures`` stores them.
 _FAILURE_COLUMNS = ["op", "uid", "status", "error_type", "message", "request_id"]
+#: SQLite page cache of the state connection, in KiB (its temporary tables use it too).
+_CACHE_KIB = 8 * 1024
+#: Desired ids handed to SQLite per statement (as one JSON array).
+_LOAD_ROWS = 100_000
 
 
 def _now() -> str:
@@ -105,7 +112,8 @@ def default_state_path() -> Path:
 class Changes:
     """The changes a run plans: the desired set's counts and the difference to send."""
 
-    #: The input, spooled (rows, anonymous ids by reason, repeats, distinct ids).
+    #: The input's counts (rows, anonymous ids by reason, repeats, distinct ids); its
+    #: spool is closed once the desired set is in ``temp.spool``.
     desired: IdSpool
     to_add: int
     to_remove: int
@@ -218,25 +226,55 @@ class SyncState:
         the cohort is known to hold: with ``mode="all"`` every desired id is added again;
         with ``"last_diff"`` the latest run that changed something is added to the
         difference, as far as it still agrees with the desired set."""
+        desired = spool(data, id_col, placeholders=placeholders, allow_empty=allow_empty)
         conn = self._conn
-        with self._lock:
-            desired = spool(
-                data, id_col, placeholders=placeholders, conn=conn, allow_empty=allow_empty
-            )
-            # "Last difference": the latest run that changed something (a full resync aside).
-            previous = conn.execute(
-                "SELECT max(run_id) FROM runs WHERE cohort = ? AND status != 'running'"
-                " AND mode != 'all' AND to_add + to_remove > 0",
-                (key,),
-            ).fetchone()[0]
-            self._diff(key, mode, previous)
-            n_add = conn.execute("SELECT count(*) FROM temp.to_add").fetchone()[0]
-            n_remove = conn.execute("SELECT count(*) FROM temp.to_remove").fetchone()[0]
-            # End the transaction the temporary tables opened: it also holds a read
-            # snapshot of the state, and another process's writes since would make this
-            # connection's next write fail at once instead of waiting its turn.
-            conn.commit()
+        try:
+            with self._lock:
+                self._load_desired(desired)
+                # "Last difference": the latest run that changed something (a full resync
+                # aside).
+                previous = conn.execute(
+                    "SELECT max(run_id) FROM runs WHERE cohort = ? AND status != 'running'"
+                    " AND mode != 'all' AND to_add + to_remove > 0",
+                    (key,),
+                ).fetchone()[0]
+                self._diff(key, mode, previous)
+                n_add = conn.execute("SELECT count(*) FROM temp.to_add").fetchone()[0]
+                n_remove = conn.execute("SELECT count(*) FROM temp.to_remove").fetchone()[0]
+                # End the transaction the temporary tables opened: it also holds a read
+                # snapshot of the state, and another process's writes since would make this
+                # connection's next write fail at once instead of waiting its turn.
+                conn.commit()
+        finally:
+            desired.close()  # its files; the counts stay
         return Changes(desired, int(n_add), int(n_remove))
+
+    def _load_desired(self, desired: IdSpool) -> None:
+        """Fill temp.spool (uid primary key) with the spool's distinct ids: appended to an
+        unindexed table in large JSON arrays, then copied in uid order, which SQLite's
+        sorter does with bounded memory (inserting in input order into a B-tree would
+        touch a random page per id)."""
+        conn = self._conn
+        # Set before any temp table exists: changing temp_store drops temporary tables.
+        conn.execute("PRAGMA temp_store=FILE")
+        conn.execute(f"PRAGMA cache_size=-{_CACHE_KIB}")
+        conn.execute("DROP TABLE IF EXISTS temp.spool_rows")
+        conn.execute("DROP TABLE IF EXISTS temp.spool")
+        conn.execute("CREATE TEMP TABLE spool_rows (uid TEXT)")
+        conn.execute("CREATE TEMP TABLE spool (uid TEXT PRIMARY KEY) WITHOUT ROWID")
+        with conn:
+            for ids in desired.chunks(_LOAD_ROWS):
+                try:
+                    conn.execute(
+                        "INSERT INTO temp.spool_rows SELECT value FROM json_each(?)",
+                        (_json_array(ids),),
+                    )
+                except sqlite3.OperationalError:  # an SQLite built without JSON functions
+                    conn.executemany(
+                        "INSERT INTO temp.spool_rows VALUES (?)", ((u,) for u in ids.to_pylist())
+                    )
+            conn.execute("INSERT INTO temp.spool SELECT uid FROM temp.spool_rows ORDER BY uid")
+        conn.execute("DROP TABLE temp.spool_rows")
 
     def _diff(self, key: int | None, mode: str, previous: int | None) -> None:
         """Fill temp.to_add and temp.to_remove from temp.spool (desired) and members (known)."""
@@ -275,11 +313,26 @@ class SyncState:
 
     def planned_adds(self, size: int = CHUNK_ROWS) -> Iterator[pa.Array]:
         """The planned additions, in uid order, ``size`` at a time."""
-        return page_uids(self._conn, "temp.to_add", size, self._lock)
+        return self._pages("temp.to_add", size)
 
     def planned_removes(self, size: int = CHUNK_ROWS) -> Iterator[pa.Array]:
         """The planned removals, in uid order, ``size`` at a time."""
-        return page_uids(self._conn, "temp.to_remove", size, self._lock)
+        return self._pages("temp.to_remove", size)
+
+    def _pages(self, table: str, size: int) -> Iterator[pa.Array]:
+        """Every uid of a temp table, in uid order, ``size`` at a time. Keyset paging
+        (``WHERE uid > last``): each page is one short query, so the sending threads
+        may record acknowledgements in between."""
+        last = ""  # every uid sorts after the empty string, which is never an id
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    f"SELECT uid FROM {table} WHERE uid > ? ORDER BY uid LIMIT ?", (last, size)
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield pa.array([r[0] for r in rows], pa.large_string())
 
     def planned_samples(self, limit: int = 10) -> tuple[list[str], list[str]]:
         """Up to ``limit`` planned additions and removals (for a dry run to show)."""
@@ -292,7 +345,7 @@ class SyncState:
     def forget_changes(self) -> None:
         """Drop the planned changes and the spooled input."""
         with self._lock:
-            for table in ("spool", "to_add", "to_remove"):
+            for table in ("spool_rows", "spool", "to_add", "to_remove"):
                 self._conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
 
     def begin_run(self, key: int, mode: str, changes: Changes) -> int:
@@ -431,6 +484,29 @@ def open_state(state: SyncState | str | os.PathLike[str] | None) -> tuple[SyncSt
             f"No sync state at {path}: no sync has run there yet.", setting="state"
         )
     return SyncState(path), True
+
+
+def _json_array(ids: pa.Array) -> str:
+    """Ids (large_string, no nulls) as one JSON array of strings, for ``json_each``: built
+    in Arrow; only ids JSON must escape go through the json module."""
+    if not len(ids):
+        return "[]"
+    _, offsets_buf, data_buf = ids.buffers()
+    ends = np.frombuffer(offsets_buf, dtype=np.int64)[ids.offset : ids.offset + len(ids) + 1]
+    data = np.frombuffer(data_buf, dtype=np.uint8)[ends[0] : ends[-1]]
+    text = pa.scalar('"', pa.large_string())
+    quoted = pc.binary_join_element_wise(
+        text, ids, pa.scalar('",', pa.large_string()), pa.scalar("", pa.large_string())
+    )
+    if (data < 0x20).any() or (data == 0x22).any() or (data == 0x5C).any():
+        needs = pc.match_substring_regex(ids, '["\\\\\x00-\x1f]').to_numpy(zero_copy_only=False)
+        where = np.flatnonzero(needs)
+        escaped = [json.dumps(u, ensure_ascii=False) + "," for u in ids.take(where).to_pylist()]
+        quoted = pc.replace_with_mask(quoted, pa.array(needs), pa.array(escaped, pa.large_string()))
+    _, joined_offsets, joined = quoted.buffers()
+    spans = np.frombuffer(joined_offsets, dtype=np.int64)
+    lo, hi = int(spans[quoted.offset]), int(spans[quoted.offset + len(quoted)])
+    return "[" + memoryview(joined)[lo : hi - 1].tobytes().decode("utf-8") + "]"
 
 
 def _sql_value(value: Any) -> Any:
