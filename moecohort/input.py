@@ -30,6 +30,7 @@ import pyarrow.compute as pc
 
 from .errors import AllAnonymousError, EmptyInputError, InputError
 from .ids import REASON_NAMES, as_series, require_column, to_arrow_ids, without_anonymous
+from .ids.spark import is_spark_frame
 
 __all__ = [
     "CHUNK_ROWS",
@@ -49,9 +50,9 @@ _CACHE_KIB = 8 * 1024
 
 
 def is_stream(data: Any) -> bool:
-    """True for the inputs read chunk by chunk: a file path, a RecordBatchReader, or an
-    iterator of DataFrames."""
-    if isinstance(data, (str, os.PathLike, pa.RecordBatchReader)):
+    """True for the inputs read chunk by chunk: a file path, a RecordBatchReader, an
+    iterator of DataFrames, or a Spark DataFrame."""
+    if isinstance(data, (str, os.PathLike, pa.RecordBatchReader)) or is_spark_frame(data):
         return True
     if isinstance(data, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, pa.Array, pa.ChunkedArray)):
         return False
@@ -165,8 +166,24 @@ def prepare_ids(
     """Validate the input and return its distinct, non-anonymous canonical ids.
 
     Raises :class:`InputError` for an empty input, a missing column, ids that are
-    not text or whole numbers, and an input with no usable id at all.
+    not text or whole numbers, and an input with no usable id at all. A Spark DataFrame
+    is counted and de-duplicated in Spark, then its distinct ids are collected.
     """
+    if is_spark_frame(data):
+        from .ids.spark.stream import distinct_ids
+
+        with distinct_ids(data, id_col, placeholders=placeholders, ordered=True) as found:
+            if found.rows == 0:
+                raise EmptyInputError("The DataFrame is empty: there is nobody to push.")
+            if found.unique == 0:
+                raise all_anonymous_error(found.rows, found.anonymous_by_reason, id_col)
+            return PreparedIds(
+                id_col,
+                found.rows,
+                found.in_first_row_order(),
+                found.anonymous_by_reason,
+                found.duplicates,
+            )
     if isinstance(data, pd.DataFrame):
         if data.shape[0] == 0:
             raise EmptyInputError("The DataFrame is empty: there is nobody to push.")
@@ -323,7 +340,14 @@ def spool(
     """
     store = IdSpool(conn)
     try:
-        if isinstance(data, pd.DataFrame):
+        if is_spark_frame(data):  # de-duplicated and filtered in Spark: counts from there
+            from .ids.spark.stream import distinct_ids
+
+            with distinct_ids(data, id_col, placeholders=placeholders) as found:
+                for part in found.parts():
+                    store.add(part, placeholders)
+            store.rows, store.anonymous_by_reason = found.rows, found.anonymous_by_reason
+        elif isinstance(data, pd.DataFrame):
             require_column(data, id_col)
             for start in range(0, len(data), CHUNK_ROWS):
                 part = data.iloc[start : start + CHUNK_ROWS]
