@@ -59,9 +59,10 @@ class SparkIds:
     def _valid(self) -> DataFrame:
         return self.classified.table.where(F.col("reason") == OK)
 
-    def parts(self, chunk_rows: int = CHUNK_ROWS) -> Iterator[pa.ChunkedArray]:
-        """The distinct ids in id order, ``chunk_rows`` at a time, fetched from Spark one
-        partition (at most :data:`PART_ROWS` ids) at a time."""
+    def parts(self, chunk_rows: int | None = None) -> Iterator[pa.ChunkedArray]:
+        """The distinct ids in id order, ``chunk_rows`` (:data:`CHUNK_ROWS`) at a time,
+        fetched from Spark one partition (at most :data:`PART_ROWS` ids) at a time."""
+        chunk_rows = chunk_rows or CHUNK_ROWS
         n_parts = max(1, -(-self.unique // PART_ROWS))
         ordered = self._valid().select("id").repartitionByRange(n_parts, "id")
         chunk: list[str] = []
