@@ -71,6 +71,7 @@ REASONS = (OK, MISSING, BLANK, PLACEHOLDER)
 _BAD_ID = "moecohort: not a user id in column "
 _TOO_LARGE = "a number too large to be stored exactly as a float (it has already been rounded)"
 _NON_ASCII = "_moecohort_non_ascii"
+_TRIMMED = "_moecohort_trimmed"
 _DISTINCT = "distinct"
 
 
@@ -194,20 +195,21 @@ def trimmed(ids: Column) -> Column:
     return F.btrim(ids, F.lit(WHITESPACE))
 
 
-def native_reason(ids: Column, marks: frozenset[str]) -> Column:
-    """The reason code of missing and ASCII ids (not exact for other ids)."""
-    text = trimmed(ids)
+def native_reason(ids: Column, text: Column, marks: frozenset[str]) -> Column:
+    """The reason code of missing and ASCII ids (not exact for other ids), given the ids
+    ``trimmed`` (``text``)."""
     reason = F.when(ids.isNull(), MISSING).when(text == "", BLANK)
     ascii_marks = sorted(m for m in marks if m and m.isascii())
-    if ascii_marks:
-        short = F.length(text) <= max(len(m) for m in ascii_marks)
+    if ascii_marks:  # bytes are characters in ASCII text
+        short = F.octet_length(text) <= max(len(m) for m in ascii_marks)
         reason = reason.when(short & F.lower(text).isin(ascii_marks), PLACEHOLDER)
     return reason.otherwise(OK)
 
 
-def native_key(ids: Column) -> Column:
-    """The near-miss key of ASCII ids: trimmed, lower-cased (NFC changes no ASCII text)."""
-    return F.lower(trimmed(ids))
+def native_key(text: Column) -> Column:
+    """The near-miss key of ASCII ids, given them ``trimmed`` (``text``): lower-cased (NFC
+    changes no ASCII text)."""
+    return F.lower(text)
 
 
 def _non_ascii(ids: Column) -> Column:
@@ -281,26 +283,37 @@ def classify_distinct(
     """Classify the distinct ids of ``frame`` (column ``id``, one row per id) and add up
     ``sums`` (aggregate expressions) per reason, in Spark.
 
+    With ``keys``, each id also gets ``changed`` (whether its near-miss key differs from
+    it; counted per reason as ``"changed"``) and ``key``, its near-miss key.
+
     One job classifies every id with Spark expressions and caches the table; when some
     ids are not ASCII, a second one classifies those again with pyarrow
     (:func:`exact_rules`), which is what counts for them."""
     marks = placeholder_set(placeholders)
-    ids = F.col("id")
-    first = frame.select(
-        "*", native_reason(ids, marks).alias("reason"), _non_ascii(ids).alias(_NON_ASCII)
-    ).persist()
+    ids, text = F.col("id"), F.col(_TRIMMED)
+    columns = [native_reason(ids, text, marks).alias("reason"), _non_ascii(ids).alias(_NON_ASCII)]
+    aggs = [e.alias(name) for name, e in sums.items()]
+    if keys:
+        columns.append((native_key(text) != ids).alias("changed"))
+        aggs.append(F.count_if(F.col("changed")).alias("changed"))
+    aggs.append(F.count(F.lit(1)).alias(_DISTINCT))
+    names = [*sums, *(["changed"] if keys else []), _DISTINCT]
+    # Trimmed once, in a projection of its own: inside CASE WHEN branches Spark would
+    # trim again for every branch that reads it.
+    with_text = frame.select("*", trimmed(ids).alias(_TRIMMED))
+    first = with_text.select(*[column_ref(c) for c in frame.columns], *columns).persist()
     found = Classified(first, {}, [first])
-    aggs = [e.alias(name) for name, e in sums.items()] + [F.count(F.lit(1)).alias(_DISTINCT)]
     try:
         other = 0
         for row in first.groupBy(_NON_ASCII, "reason").agg(*aggs).collect():
             if row[_NON_ASCII]:
                 other += row[_DISTINCT]
             else:
-                _add(found.sums, row, [*sums, _DISTINCT])
+                _add(found.sums, row, names)
         plain = first.where(~F.col(_NON_ASCII)).drop(_NON_ASCII)
-        if keys:
-            plain = plain.withColumn("key", native_key(ids))
+        if keys:  # the key of the ids it changes (few); the others are their own key
+            changed_key = native_key(trimmed(ids))
+            plain = plain.withColumn("key", F.when(F.col("changed"), changed_key).otherwise(ids))
         found.table = plain
         if not other:
             return found
@@ -308,10 +321,13 @@ def classify_distinct(
         if keys:
             fields.append(T.StructField("key", T.StringType()))
         exact = first.where(F.col(_NON_ASCII)).select(*[column_ref(c) for c in frame.columns])
-        exact = exact.mapInArrow(exact_rules(marks, keys), T.StructType(fields)).persist()
+        exact = exact.mapInArrow(exact_rules(marks, keys), T.StructType(fields))
+        if keys:
+            exact = exact.withColumn("changed", F.col("key") != ids)
+        exact = exact.persist()
         found.cached.append(exact)
         for row in exact.groupBy("reason").agg(*aggs).collect():
-            _add(found.sums, row, [*sums, _DISTINCT])
+            _add(found.sums, row, names)
         found.table = plain.unionByName(exact)
     except BaseException:
         found.unpersist()

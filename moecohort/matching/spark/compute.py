@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from ...ids import OK, as_series, require_column, to_arrow_ids
@@ -43,9 +43,13 @@ from ..near_miss import empty_near_misses, near_miss_kind
 from ..report import SideStats
 from .report import SparkOverlapReport
 
-__all__ = ["keep_in_destination_spark", "near_miss_pairs", "overlap_spark"]
+__all__ = ["BROADCAST_KEYS", "keep_in_destination_spark", "near_miss_pairs", "overlap_spark"]
 
 log = logging.getLogger("moecohort")
+
+#: Up to this many ids that the near-miss key changes, their keys are broadcast to every
+#: Spark task looking for near misses (the table is not shuffled); above, Spark shuffles.
+BROADCAST_KEYS = 1_000_000
 
 Suggest = Callable[[Any], str]
 
@@ -91,7 +95,8 @@ def overlap_spark(
     with src_check, dst_check:
         found = classify_distinct(grouped, placeholders, sums, keys=near_misses)
     try:
-        pairs = near_miss_pairs(found.table) if near_misses else empty_near_misses()
+        changed = found.total("changed", [OK]) if near_misses else 0
+        pairs = near_miss_pairs(found.table, changed) if near_misses else empty_near_misses()
     except BaseException:
         found.unpersist()
         raise
@@ -151,32 +156,49 @@ def keep_in_destination_spark(
         found.unpersist()
 
 
-def near_miss_pairs(table: DataFrame) -> pd.DataFrame:
-    """Near misses among classified distinct ids (columns id, n_s, n_d, reason, key), found
-    by a join in Spark: pairs of a source id and a destination id that differ but share a
-    key, unless each is also on the other side (then both matched exactly)."""
-    ok = table.where(F.col("reason") == OK).select(
+def near_miss_pairs(table: DataFrame, changed: int) -> pd.DataFrame:
+    """Near misses among classified distinct ids (columns id, n_s, n_d, reason, changed,
+    key; ``changed`` ids change under the near-miss key): pairs of a source id and a
+    destination id that differ but share a key, unless each is also on the other side.
+
+    Two different ids share a key only if one of them changed, so Spark keeps the ids
+    whose key is the key of a changed id (the keys are broadcast when there are no more
+    than :data:`BROADCAST_KEYS`: no shuffle of the table), then only the keys held by both
+    sides; the driver pairs those up."""
+    if not changed:
+        return empty_near_misses()
+    ok = table.where(F.col("reason") == OK)
+    keys = ok.where(F.col("changed")).select("key").distinct()
+    if changed <= BROADCAST_KEYS:
+        keys = F.broadcast(keys)
+    involved = ok.join(keys, "key", "left_semi").select(
         "id", "key", (F.col("n_s") > 0).alias("in_s"), (F.col("n_d") > 0).alias("in_d")
     )
-    # Two different ids can only share a key if one of them changed: the keys of the ids
-    # that changed; Spark broadcasts them when they are few.
-    keys = ok.where(F.col("key") != F.col("id")).select("key").distinct()
-    involved = ok.join(keys, "key", "left_semi")
-    s = involved.where("in_s").select(
-        "key", F.col("id").alias("source_id"), F.col("in_d").alias("s_in_d")
+    group = Window.partitionBy("key")
+    marked = involved.select(
+        "*",
+        F.max("in_s").over(group).alias("s_any"),
+        F.max("in_d").over(group).alias("d_any"),
+        F.count(F.lit(1)).over(group).alias("ids"),
     )
-    d = involved.where("in_d").select(
-        "key", F.col("id").alias("destination_id"), F.col("in_s").alias("d_in_s")
+    shared = marked.where(F.col("s_any") & F.col("d_any") & (F.col("ids") > 1))
+    rows = shared.select("id", "key", "in_s", "in_d").toArrow()
+    left = rows.filter(pc.field("in_s")).select(["id", "key", "in_d"])
+    right = rows.filter(pc.field("in_d")).select(["id", "key", "in_s"])
+    left = left.rename_columns(["source_id", "key", "source_in_destination"])
+    right = right.rename_columns(["destination_id", "key", "destination_in_source"])
+    pairs = left.join(right, "key", join_type="inner")
+    pairs = pairs.filter(
+        pc.and_(
+            pc.not_equal(pairs["source_id"], pairs["destination_id"]),
+            pc.invert(pc.and_(pairs["source_in_destination"], pairs["destination_in_source"])),
+        )
     )
-    pairs = s.join(d, "key").where(
-        (F.col("source_id") != F.col("destination_id")) & ~(F.col("s_in_d") & F.col("d_in_s"))
-    )
-    found = pairs.select("source_id", "destination_id").toArrow()
-    if found.num_rows == 0:
+    if pairs.num_rows == 0:
         return empty_near_misses()
-    found = found.sort_by([("source_id", "ascending"), ("destination_id", "ascending")])
-    s_list = found["source_id"].to_pylist()
-    d_list = found["destination_id"].to_pylist()
+    pairs = pairs.sort_by([("source_id", "ascending"), ("destination_id", "ascending")])
+    s_list = pairs["source_id"].to_pylist()
+    d_list = pairs["destination_id"].to_pylist()
     kinds = [near_miss_kind(a, b) for a, b in zip(s_list, d_list, strict=True)]
     return pd.DataFrame(
         {
