@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import random
+import re
 import subprocess
 import sys
 
@@ -474,3 +475,18 @@ def test_bad_and_empty_inputs_fail_before_anything_is_sent(spark, moe_emulator):
     with pytest.raises(mc.EmptyInputError):
         mc.prepare_ids(spark_ids(spark, []))
     assert moe_emulator.request_log("WS") == []
+
+
+# --------------------------------------------------------------------------- the README
+def test_the_readme_spark_example_runs(spark, moe_emulator):
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```py\n(# Spark.*?)```", readme, flags=re.S)
+    assert len(blocks) == 1
+    moe_emulator.add_workspace("DEST-APP", "dest-data-api-key-9f2a", users=["1004821"])
+    app = mc.AppCredentials("DEST-APP", "dest-data-api-key-9f2a", base_url=moe_emulator.url)
+    namespace = {"mc": mc, "pd": pd, "app": app}
+    exec(compile(blocks[0], "README.md (Spark)", "exec"), namespace)
+    assert namespace["spark"] is spark  # getOrCreate: the session of the run
+    assert moe_emulator.cohort_members("DEST-APP", "Lake buyers") == {"1004821"}

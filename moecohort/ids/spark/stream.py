@@ -33,8 +33,10 @@ __all__ = ["CHUNK_ROWS", "PART_ROWS", "SparkIds", "distinct_ids"]
 
 #: Ids per Spark partition, the most the driver fetches at once.
 PART_ROWS = 200_000
-#: Ids per chunk :meth:`SparkIds.parts` yields.
-CHUNK_ROWS = 50_000
+#: Ids per chunk :meth:`SparkIds.parts` yields: 10,000 keep the driver's peak about 15 MiB
+#: lower than 50,000 (each chunk lives as Python strings, an Arrow array, then strings again
+#: in the spool), at no cost in speed, the ids coming sorted.
+CHUNK_ROWS = 10_000
 
 
 @dataclass

@@ -4,9 +4,10 @@ the set work runs in Spark.
 :func:`overlap_spark` hands Spark one aggregation: both sides' canonical ids together,
 grouped by id (per distinct id: its rows on each side and its first row on each side). Each
 distinct id is then classified and the table cached on the executors
-(:func:`~moecohort.ids.spark.rules.classify_distinct`), counted per reason (one small
-result) and joined with itself on the near-miss key (the pairs). Only the counts and the
-near-miss pairs come to the driver; the three sets stay Spark DataFrames
+(:func:`~moecohort.ids.spark.rules.classify_distinct`) and counted per reason (one small
+result). When the near-miss key changes some ids, Spark keeps the ids that share a key with
+one of them, on both sides, and the driver pairs those up (:func:`near_miss_pairs`). Only
+the counts and the near misses come to the driver; the three sets stay Spark DataFrames
 (:class:`~moecohort.matching.spark.report.SparkOverlapReport`).
 
 A side that is not a Spark DataFrame (a pandas frame, a Series, a list) is made canonical
