@@ -16,6 +16,7 @@ import random
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -96,7 +97,12 @@ def test_spark_frames_are_told_apart_without_importing_pyspark(spark):
         "mc.push_cohort(iter([pd.DataFrame({'uid': ['a']})]), None, 'x', dry_run=True)\n"
         "assert not [m for m in sys.modules if m.startswith(('pyspark', 'py4j'))]\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=sys.path[0] or None)
+    root = Path(__file__).resolve().parents[1]  # this checkout's moecohort, not an installed one
+    subprocess.run(
+        [sys.executable, "-c", code + "assert mc.__file__.startswith(sys.argv[1])\n", str(root)],
+        check=True,
+        cwd=root,
+    )
 
 
 # --------------------------------------------------------------------------- the id rules
@@ -479,8 +485,6 @@ def test_bad_and_empty_inputs_fail_before_anything_is_sent(spark, moe_emulator):
 
 # --------------------------------------------------------------------------- the README
 def test_the_readme_spark_example_runs(spark, moe_emulator):
-    from pathlib import Path
-
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```py\n(# Spark.*?)```", readme, flags=re.S)
     assert len(blocks) == 1
