@@ -68,6 +68,44 @@ def app_b():
     return pd.read_csv(SAMPLES / "app_b_users.csv")
 
 
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark session for the whole run (marker ``spark``): Spark takes seconds to
+    start. Two cores, two shuffle partitions, no UI, Python workers run this interpreter.
+    Without Java the tests fail and say what to install: they are never skipped."""
+    import os
+    import shutil
+    import sys
+
+    if not (shutil.which("java") or os.environ.get("JAVA_HOME")):
+        pytest.fail(
+            "The Spark tests need Java: apt-get install openjdk-17-jre-headless "
+            "(or run the rest with -m 'not spark').",
+            pytrace=False,
+        )
+    from pyspark.sql import SparkSession
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYSPARK_PYTHON", sys.executable)
+        session = (
+            SparkSession.builder.master("local[2]")
+            .appName("moecohort-tests")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "2")
+            .config("spark.default.parallelism", "2")
+            .config("spark.driver.bindAddress", "127.0.0.1")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.session.timeZone", "UTC")
+            .getOrCreate()
+        )
+        session.sparkContext.setLogLevel("ERROR")
+        try:
+            yield session
+        finally:
+            session.stop()
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     skipped = reporter.stats.get("skipped", []) if reporter is not None else []

@@ -13,6 +13,7 @@ import pyarrow.compute as pc
 
 from ..errors import AllAnonymousError, EmptyInputError, InputError
 from ..ids import as_series, require_column, to_arrow_ids, without_anonymous
+from ..ids.spark import is_spark_frame
 from .sources import arrow_kind, read_ids
 
 __all__ = ["PreparedIds", "all_anonymous_error", "prepare_ids"]
@@ -44,8 +45,24 @@ def prepare_ids(
     Arrow (only the id column), never through pandas.
 
     Raises :class:`InputError` for an empty input, a missing column, ids that are
-    not text or whole numbers, and an input with no usable id at all.
+    not text or whole numbers, and an input with no usable id at all. A Spark DataFrame
+    is counted and de-duplicated in Spark, then its distinct ids are collected.
     """
+    if is_spark_frame(data):
+        from ..ids.spark.stream import distinct_ids
+
+        with distinct_ids(data, id_col, placeholders=placeholders, ordered=True) as found:
+            if found.rows == 0:
+                raise EmptyInputError("The DataFrame is empty: there is nobody to push.")
+            if found.unique == 0:
+                raise all_anonymous_error(found.rows, found.anonymous_by_reason, id_col)
+            return PreparedIds(
+                id_col,
+                found.rows,
+                found.in_first_row_order(),
+                found.anonymous_by_reason,
+                found.duplicates,
+            )
     kind = arrow_kind(data)
     if isinstance(data, pd.DataFrame):
         if data.shape[0] == 0:

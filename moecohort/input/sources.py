@@ -28,6 +28,7 @@ import pyarrow as pa
 from ..errors import InputError
 from ..ids import arrow_ids, require_column, to_arrow_ids
 from ..ids._arrow import is_string_view
+from ..ids.spark import is_spark_frame
 
 __all__ = [
     "CHUNK_ROWS",
@@ -83,8 +84,9 @@ def arrow_kind(obj: Any) -> ArrowKind | None:
 def is_stream(data: Any) -> bool:
     """True for the inputs read chunk by chunk: a file path, an iterator of DataFrames,
     and Arrow inputs of records (a Polars frame, a DuckDB relation, a pyarrow Table,
-    RecordBatchReader or Dataset, any ``__arrow_c_stream__`` of records)."""
-    if isinstance(data, (str, os.PathLike, pa.RecordBatchReader)):
+    RecordBatchReader or Dataset, any ``__arrow_c_stream__`` of records), a Spark
+    DataFrame."""
+    if isinstance(data, (str, os.PathLike, pa.RecordBatchReader)) or is_spark_frame(data):
         return True
     if isinstance(data, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, pa.Array, pa.ChunkedArray)):
         return False

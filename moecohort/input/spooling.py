@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from ..errors import EmptyInputError
 from ..ids import REASON_NAMES, as_series, require_column, to_arrow_ids, without_anonymous
+from ..ids.spark import is_spark_frame
 from . import dedup
 from .memory import all_anonymous_error
 from .sources import (
@@ -308,7 +309,14 @@ def spool(
     """
     store = IdSpool(partitions=partitions_for(expected_rows(data)))
     try:
-        if isinstance(data, pd.DataFrame):
+        if is_spark_frame(data):  # de-duplicated and filtered in Spark: counts from there
+            from ..ids.spark.stream import distinct_ids
+
+            with distinct_ids(data, id_col, placeholders=placeholders) as found:
+                for part in found.parts():
+                    store.add(part, placeholders)
+            store.rows, store.anonymous_by_reason = found.rows, found.anonymous_by_reason
+        elif isinstance(data, pd.DataFrame):
             require_column(data, id_col)
             for start in range(0, len(data), READ_ROWS):
                 part = data.iloc[start : start + READ_ROWS]

@@ -30,7 +30,7 @@ import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, cast, overload
 
 import numpy as np
 import pandas as pd
@@ -41,11 +41,17 @@ from ..credentials import AppCredentials
 from ..errors import InputError
 from ..ids import OK, as_series, classify_with_shape, require_column, to_arrow_ids
 from ..ids._arrow import Shape, take_rows
+from ..ids.spark import is_spark_frame
 from ..input import arrow_kind, read_ids, read_table, rows_hint
 from .columns import as_large, keep_rows, mask_rows, valid_rows
 from .engines import arrow, duck
 from .near_miss import empty_near_misses, find_near_misses, near_miss_changes_of
 from .report import OverlapReport, SideStats, TakeRows, make_report
+
+if TYPE_CHECKING:  # pragma: no cover - pyspark loads only when a Spark DataFrame is given
+    from pyspark.sql import DataFrame as SparkDataFrame
+
+    from .spark import SparkOverlapReport
 
 __all__ = [
     "AUTO_FAST_ROWS",
@@ -71,6 +77,39 @@ AUTO_FAST_ROWS = 2_000_000
 PARTITION_ROWS = 100_000
 
 
+@overload
+def overlap(
+    source: SparkDataFrame,
+    destination: Any,
+    on: str | tuple[str, str] = ...,
+    *,
+    placeholders: Iterable[str] | None = ...,
+    near_misses: bool = ...,
+    labels: tuple[str, str] = ...,
+    engine: Engine = ...,
+) -> SparkOverlapReport: ...
+@overload
+def overlap(
+    source: Any,
+    destination: SparkDataFrame,
+    on: str | tuple[str, str] = ...,
+    *,
+    placeholders: Iterable[str] | None = ...,
+    near_misses: bool = ...,
+    labels: tuple[str, str] = ...,
+    engine: Engine = ...,
+) -> SparkOverlapReport: ...
+@overload
+def overlap(
+    source: Any,
+    destination: Any,
+    on: str | tuple[str, str] = ...,
+    *,
+    placeholders: Iterable[str] | None = ...,
+    near_misses: bool = ...,
+    labels: tuple[str, str] = ...,
+    engine: Engine = ...,
+) -> OverlapReport: ...
 def overlap(
     source: Any,
     destination: Any,
@@ -80,7 +119,7 @@ def overlap(
     near_misses: bool = True,
     labels: tuple[str, str] = ("source", "destination"),
     engine: Engine = "auto",
-) -> OverlapReport:
+) -> OverlapReport | SparkOverlapReport:
     """Compare the user ids of two apps.
 
     ``source`` and ``destination`` may each be a DataFrame (the id column is
@@ -96,8 +135,24 @@ def overlap(
     (both need ``pip install moecohort[fast]``) or ``"auto"``: numba, else DuckDB, when
     installed and both sides hold :data:`AUTO_FAST_ROWS` rows or more together, pyarrow
     otherwise. The report is the same whichever engine runs.
+
+    When a side is a Spark DataFrame (``pip install moecohort[spark]``), the set work runs
+    in Spark whatever ``engine`` says and the result is a
+    :class:`~moecohort.matching.spark.SparkOverlapReport`, whose three sets stay Spark
+    DataFrames.
     """
     src_col, dst_col = _pair(on)
+    if is_spark_frame(source) or is_spark_frame(destination):
+        from .spark import overlap_spark
+
+        return overlap_spark(
+            source,
+            destination,
+            (src_col, dst_col),
+            placeholders=placeholders,
+            near_misses=near_misses,
+            labels=labels,
+        )
     use = _engine(engine)
     # Large sides are read and checked in parallel threads (Arrow and numpy release the GIL).
     big = rows_hint(source) + rows_hint(destination) >= PARTITION_ROWS
@@ -179,14 +234,32 @@ def overlap(
     return report
 
 
+@overload
+def keep_in_destination(
+    df: SparkDataFrame,
+    destination: Any,
+    id_col: str = ...,
+    *,
+    destination_col: str | None = ...,
+    placeholders: Iterable[str] | None = ...,
+) -> SparkDataFrame: ...
+@overload
 def keep_in_destination(
     df: pd.DataFrame,
+    destination: Any,
+    id_col: str = ...,
+    *,
+    destination_col: str | None = ...,
+    placeholders: Iterable[str] | None = ...,
+) -> pd.DataFrame: ...
+def keep_in_destination(
+    df: pd.DataFrame | SparkDataFrame,
     destination: Any,
     id_col: str = "uid",
     *,
     destination_col: str | None = None,
     placeholders: Iterable[str] | None = None,
-) -> pd.DataFrame:
+) -> pd.DataFrame | SparkDataFrame:
     """Rows of ``df`` whose id exists in ``destination`` (a frame, Series or ids, or any
     Arrow input :func:`overlap` takes).
 
@@ -196,7 +269,8 @@ def keep_in_destination(
 
     ``df`` may be an Arrow table too (a Polars DataFrame, a DuckDB relation, a pyarrow
     Table...): its rows are picked in Arrow and only those kept become the pandas
-    DataFrame returned.
+    DataFrame returned. With a Spark DataFrame on either side the ids are matched in
+    Spark; a Spark ``df`` gives a (lazy) Spark DataFrame of its rows.
 
     This is the export-based filter; :func:`moecohort.keep_in_destination` also takes the
     destination app itself (it looks the ids up) and comes here for an export.
@@ -207,8 +281,15 @@ def keep_in_destination(
             "which looks the ids up in the app (or pass an export of the app here).",
             param="destination",
         )
+    if is_spark_frame(df) or is_spark_frame(destination):
+        from .spark import keep_in_destination_spark
+
+        return keep_in_destination_spark(
+            df, destination, id_col, destination_col or id_col, placeholders=placeholders
+        )
     if not isinstance(df, pd.DataFrame) and arrow_kind(df) == "table":
         return _keep_arrow_rows(df, destination, id_col, destination_col, placeholders)
+    df = cast(pd.DataFrame, df)  # not a Spark DataFrame (require_column checks the rest)
     require_column(df, id_col)
     dst = _side(
         destination, destination_col or id_col, placeholders, "The destination", "destination_col"
