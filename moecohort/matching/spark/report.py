@@ -10,7 +10,7 @@ and only then.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
@@ -18,12 +18,10 @@ import pyarrow as pa
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from ... import _html
 from ...ids import OK
 from ...ids._arrow import string_index, take_rows
 from ...ids.spark.rules import Classified, canonical_id, ensure_ids, require_spark_column
-from ..report import OverlapReport, SideStats, make_report
-from ..venn import VennCounts, draw_venn
+from ..report import OverlapReport, OverlapViews, SideStats, make_report
 
 __all__ = ["SET_NAMES", "SetName", "SparkOverlapReport"]
 
@@ -33,7 +31,7 @@ _SAMPLE = 10
 
 
 @dataclass(frozen=True, repr=False, eq=False)
-class SparkOverlapReport:
+class SparkOverlapReport(OverlapViews):
     """Result of :func:`~moecohort.overlap` when a side is a Spark DataFrame.
 
     ``in_both``, ``only_source`` and ``only_destination`` are Spark DataFrames of distinct
@@ -141,56 +139,10 @@ class SparkOverlapReport:
         self.classified.unpersist()
 
     # ------------------------------------------------------------------ the views
-    @property
-    def match_rate(self) -> float:
-        """Share of the source's unique ids that exist in the destination (0..1)."""
-        return self.n_in_both / self.source.unique if self.source.unique else 0.0
+    _flavour = " (Spark)"
 
-    def summary(self) -> pd.DataFrame:
-        """Counts per side, as a DataFrame (rows: metrics, columns: the two sides)."""
-        nm = len(self.near_misses)
-        sides = [
-            (self.source_label, self.source, self.n_only_source),
-            (self.destination_label, self.destination, self.n_only_destination),
-        ]
-        return pd.DataFrame(
-            {
-                label: [s.rows, s.anonymous, s.duplicates, s.unique, self.n_in_both, only, nm]
-                for label, s, only in sides
-            },
-            index=pd.Index(
-                [
-                    "rows",
-                    "anonymous rows",
-                    "duplicate rows",
-                    "unique ids",
-                    "in both apps",
-                    "only in this app",
-                    "near misses",
-                ],
-                name="ids",
-            ),
-        )
-
-    def _near_misses_shown(self) -> pd.DataFrame:
-        return self.near_misses.assign(
-            source_id=self.near_misses["source_id"].map(repr),
-            destination_id=self.near_misses["destination_id"].map(repr),
-        )
-
-    def __repr__(self) -> str:
-        lines = [
-            f"OverlapReport (Spark): {self.n_in_both:,} ids in both apps "
-            f"({self.match_rate:.1%} of {self.source_label}'s {self.source.unique:,} unique ids)",
-            self.summary().to_string(),
-        ]
-        if len(self.near_misses):
-            lines.append(
-                f"{len(self.near_misses):,} near misses (not merged), e.g.:\n"
-                + self._near_misses_shown().head(5).to_string(index=False)
-            )
-        lines.append("The sets are Spark DataFrames: .in_both, .only_source, .only_destination.")
-        return "\n".join(lines)
+    def _set_sizes(self) -> tuple[int, int, int]:
+        return self.n_in_both, self.n_only_source, self.n_only_destination
 
     def sample(self, which: SetName) -> list[str]:
         """The first ids of a set (ten at most), read from Spark once and kept."""
@@ -198,55 +150,8 @@ class SparkOverlapReport:
             self._samples[which] = self._ordered(which, _SAMPLE).to_pylist()
         return self._samples[which]
 
-    def _repr_html_(self) -> str:
-        summary = self.summary()
-        head = "<tr><th></th>" + "".join(f"<th>{_html.esc(c)}</th>" for c in summary.columns)
-        body = "".join(
-            f"<tr><th>{_html.esc(idx)}</th>"
-            + "".join(f"<td class='num'>{int(v):,}</td>" for v in row)
-            + "</tr>"
-            for idx, row in summary.iterrows()
-        )
-        sections = []
-        if len(self.near_misses):
-            sections.append(
-                (
-                    f"{len(self.near_misses):,} near misses (ids that differ only by "
-                    "whitespace, case or Unicode form; not merged)",
-                    _html.frame_html(self._near_misses_shown(), max_rows=10),
-                )
-            )
-        counts = (self.n_in_both, self.n_only_source, self.n_only_destination)
-        labels = ["in both apps", f"only in {self.source_label}"]
-        labels.append(f"only in {self.destination_label}")
-        for which, label, n in zip(SET_NAMES, labels, counts, strict=True):
-            if n:
-                shown = ", ".join(_html.esc(repr(v)) for v in self.sample(which))
-                more = " …" if n > _SAMPLE else ""
-                sections.append((f"sample ids {label}", f"<div class='note'>{shown}{more}</div>"))
-        details = "".join(
-            f"<details><summary>{_html.esc(s)}</summary>{c}</details>" for s, c in sections
-        )
-        return (
-            f"{_html.STYLE}<div class='moecohort-report'>"
-            f"<h4>Overlap (Spark): {self.n_in_both:,} ids in both apps "
-            f"({self.match_rate:.1%} of {_html.esc(self.source_label)})</h4>"
-            f"<table><thead>{head}</tr></thead><tbody>{body}</tbody></table>{details}</div>"
-        )
+    def _sample(self, i: int, k: int) -> list[str]:
+        return self.sample(SET_NAMES[i])[:k]
 
-    def plot(self, ax: Any = None, *, title: str | None = None) -> Any:
-        """The linear Venn diagram of :meth:`moecohort.OverlapReport.plot` (needs
-        matplotlib: ``pip install moecohort[widgets]``). Returns the matplotlib Axes."""
-        s, d = self.source, self.destination
-        counts = VennCounts(
-            labels=(self.source_label, self.destination_label),
-            only_source=self.n_only_source,
-            in_both=self.n_in_both,
-            only_destination=self.n_only_destination,
-            unique=(s.unique, d.unique),
-            anonymous=(s.anonymous, d.anonymous),
-            duplicates=(s.duplicates, d.duplicates),
-            near_misses=len(self.near_misses),
-            match_rate=self.match_rate,
-        )
-        return draw_venn(counts, ax, title=title)
+    def _more_lines(self) -> list[str]:
+        return ["The sets are Spark DataFrames: .in_both, .only_source, .only_destination."]
