@@ -36,6 +36,7 @@ __all__ = [
     "near_miss_changes_of",
     "near_miss_kind",
     "normalise_for_near_miss",
+    "pair_near_misses",
 ]
 
 
@@ -154,7 +155,13 @@ def find_near_misses(
         )
 
     tables = run([partial(involved, i, *s) for i, s in enumerate(sets) if len(s[1])])
-    table = pa.concat_tables(tables)
+    return pair_near_misses(pa.concat_tables(tables))
+
+
+def pair_near_misses(table: pa.Table) -> pd.DataFrame:
+    """The near-miss pairs among the ids of ``table`` (columns ``id``, ``key``, ``in_s``,
+    ``in_d``): a source id and a destination id that share a key but differ, and that are
+    not both in both apps. Also the last step of the Spark overlap."""
     left = table.filter(pc.field("in_s")).select(["id", "key", "in_d"])
     right = table.filter(pc.field("in_d")).select(["id", "key", "in_s"])
     left = left.rename_columns(["source_id", "key", "source_in_destination"])

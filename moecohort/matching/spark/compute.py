@@ -40,7 +40,7 @@ from ...ids.spark.rules import (
     require_spark_column,
 )
 from ..columns import keep_rows
-from ..near_miss import empty_near_misses, near_miss_kind
+from ..near_miss import empty_near_misses, pair_near_misses
 from ..report import SideStats
 from .report import SparkOverlapReport
 
@@ -183,31 +183,7 @@ def near_miss_pairs(table: DataFrame, changed: int) -> pd.DataFrame:
         F.count(F.lit(1)).over(group).alias("ids"),
     )
     shared = marked.where(F.col("s_any") & F.col("d_any") & (F.col("ids") > 1))
-    rows = shared.select("id", "key", "in_s", "in_d").toArrow()
-    left = rows.filter(pc.field("in_s")).select(["id", "key", "in_d"])
-    right = rows.filter(pc.field("in_d")).select(["id", "key", "in_s"])
-    left = left.rename_columns(["source_id", "key", "source_in_destination"])
-    right = right.rename_columns(["destination_id", "key", "destination_in_source"])
-    pairs = left.join(right, "key", join_type="inner")
-    pairs = pairs.filter(
-        pc.and_(
-            pc.not_equal(pairs["source_id"], pairs["destination_id"]),
-            pc.invert(pc.and_(pairs["source_in_destination"], pairs["destination_in_source"])),
-        )
-    )
-    if pairs.num_rows == 0:
-        return empty_near_misses()
-    pairs = pairs.sort_by([("source_id", "ascending"), ("destination_id", "ascending")])
-    s_list = pairs["source_id"].to_pylist()
-    d_list = pairs["destination_id"].to_pylist()
-    kinds = [near_miss_kind(a, b) for a, b in zip(s_list, d_list, strict=True)]
-    return pd.DataFrame(
-        {
-            "source_id": pd.array(s_list, dtype="string"),
-            "destination_id": pd.array(d_list, dtype="string"),
-            "differs_by": pd.array(kinds, dtype="string"),
-        }
-    )
+    return pair_near_misses(shared.select("id", "key", "in_s", "in_d").toArrow())
 
 
 # --------------------------------------------------------------------------- internals
