@@ -10,8 +10,9 @@ limit (429), and only then does it do the work.
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .common import format_seconds
 from .faults import FaultDraw, Faults
@@ -23,6 +24,7 @@ __all__ = [
     "ENDPOINT_SEGMENTS",
     "Injected",
     "Outcome",
+    "RequestLog",
     "inject",
     "new_entry",
 ]
@@ -77,12 +79,36 @@ class Injected:
     retry: Headers
 
 
-def inject(draw: FaultDraw, faults: Faults) -> Injected:
-    """Sleep the drawn latency and say which fault, if any, the request gets.
+class RequestLog(Protocol):
+    """Where a pipeline logs its requests (the emulator's state)."""
+
+    @property
+    def lock(self) -> AbstractContextManager[Any]: ...
+
+    def append_log(self, entry: dict[str, Any]) -> None: ...
+
+
+def inject(
+    draw: FaultDraw, faults: Faults, state: RequestLog, entry: dict[str, Any], headers: Headers
+) -> tuple[Injected, Outcome | None]:
+    """Sleep the drawn latency and say which fault, if any, the request gets (recorded in
+    its log ``entry``), with the outcome of a connection dropped before answering, which
+    ends the request at once.
 
     The first of ``drop_before``, ``error_500``, ``rate_429`` wins; ``drop_after`` applies
     to whatever the request would otherwise have answered. Called without the state lock.
     """
+    injected = _draw(draw, faults)
+    if injected.fault is not None:
+        entry["fault"] = injected.fault
+    if injected.fault != "drop_before":
+        return injected, None
+    with state.lock:
+        state.append_log(entry)
+    return injected, Outcome(0, b"", headers, drop="before", entry=entry)
+
+
+def _draw(draw: FaultDraw, faults: Faults) -> Injected:
     if draw.delay_s > 0:
         time.sleep(draw.delay_s)
     retry: Headers = []

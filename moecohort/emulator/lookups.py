@@ -88,14 +88,10 @@ def handle_lookup(
     except p.ProtocolError as err:
         return _fail(state, err, entry, headers, ws)
 
-    injected = inject(draw, faults)
+    injected, dropped = inject(draw, faults, state, entry, headers)
+    if dropped is not None:
+        return dropped
     retry = injected.retry
-    if injected.fault is not None:
-        entry["fault"] = injected.fault
-    if injected.fault == "drop_before":
-        with state.lock:
-            state.append_log(entry)
-        return Outcome(0, b"", headers, drop="before", entry=entry)
     if injected.fault == "error_500":
         server_error = p.ProtocolError(500, u.TYPE_SERVER, p.MSG_SERVER)
         return _fail(state, server_error, entry, headers + retry, ws)
