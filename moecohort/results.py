@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 
 from . import _html
-from .delivery import INTERRUPTED, Sent, failed_frame
+from .delivery import INTERRUPTED, Accounting, Sent, failed_frame
 from .errors import PushFailedError
 from .lookup import Expected, LookupResult, PresenceEstimate
 
@@ -45,34 +45,17 @@ def _failed_with_op() -> pd.DataFrame:
 
 
 @dataclass(repr=False, kw_only=True)
-class DeliveryResult:
-    """What a delivery to a destination cohort did (or, with ``dry_run``, would do)."""
+class DeliveryResult(Accounting):
+    """What a delivery to a destination cohort did (or, with ``dry_run``, would do): the
+    figures of :class:`~moecohort.delivery.Accounting` (a sync's failed rows also say the
+    ``op``), and the cohort's."""
 
     cohort_name: str
     cohort_id: str
     workspace_id: str | None
-    input_rows: int = 0
-    skipped_anonymous: int = 0
-    skipped_duplicates: int = 0
-    #: Anonymous rows by reason: missing, blank, placeholder.
-    anonymous_by_reason: dict[str, int] = field(default_factory=dict)
-    #: One row per failed user: uid, status (HTTP status, missing when no response),
-    #: error_type, message, request_id (a sync's rows also say the ``op``).
-    failed: pd.DataFrame = field(default_factory=failed_frame)
-    #: HTTP attempts, retries included.
-    requests: int = 0
-    #: Request bodies.
-    batches: int = 0
-    retries: int = 0
-    request_ids: list[str] = field(default_factory=list)
-    #: HTTP statuses (and network errors) seen, every attempt included.
-    statuses: dict[str, int] = field(default_factory=dict)
-    elapsed_s: float = 0.0
     dry_run: bool = False
     #: The request plan (dry run): one row per body (members, bytes, fill).
     plan: pd.DataFrame | None = None
-    #: Set when the delivery stopped early (401, 403, Ctrl-C, ...).
-    stopped_by: str | None = None
     #: What the destination knows of these users, when known: the estimate (or the exact
     #: lookup) the expected members are computed from. Set it after the push:
     #: ``result.presence = mc.estimate_presence(df, app)``.

@@ -4,6 +4,8 @@
   (:func:`check_settings`);
 * :mod:`~moecohort.delivery.runner`: :class:`Runner`, several requests in flight, every
   batch's users settled exactly once;
+* :mod:`~moecohort.delivery.accounting`: :class:`Accounting`, the figures every result
+  shares;
 * :mod:`~moecohort.delivery.failures`: :class:`Failures`, the failed users, as a frame;
 * :mod:`~moecohort.delivery.progress`: progress bars and callbacks;
 * :mod:`~moecohort.delivery.sending`: :func:`send`, one call from jobs to what was sent.
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+from .accounting import Accounting
 from .failures import FAILED_COLUMNS, FailedPart, Failures, failed_frame
 from .progress import CallbackProgress, Progress, ProgressOption, progress_bar
 from .runner import INTERRUPTED, Job, Runner
@@ -20,6 +23,7 @@ from .settings import Action, Settings, Timeout, check_action, check_settings
 __all__ = [
     "FAILED_COLUMNS",
     "INTERRUPTED",
+    "Accounting",
     "Action",
     "CallbackProgress",
     "FailedPart",

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from .. import _html
-from ..delivery import failed_frame
+from ..delivery import Accounting
 from ..errors import LookupFailedError
 
 __all__ = ["LookupResult", "empty_found"]
@@ -22,7 +22,7 @@ def empty_found() -> pd.DataFrame:
 
 
 @dataclass(repr=False, kw_only=True)
-class LookupResult:
+class LookupResult(Accounting):
     """Which users of a list the destination app knows, asked of its Get User API.
 
     Every input row is accounted for exactly once: ``n_found + n_not_found + n_failed +
@@ -43,23 +43,8 @@ class LookupResult:
     column: str = "uid"
     #: ``user_fields_to_export`` as sent (None: every attribute).
     fields: list[str] | None = None
-    input_rows: int = 0
-    skipped_anonymous: int = 0
-    skipped_duplicates: int = 0
-    anonymous_by_reason: dict[str, int] = field(default_factory=dict)
     found: pd.DataFrame = field(default_factory=empty_found)
     not_found: list[str] = field(default_factory=list)
-    failed: pd.DataFrame = field(default_factory=failed_frame)
-    #: HTTP attempts, retries included.
-    requests: int = 0
-    #: Request bodies (each at most 20 ids).
-    batches: int = 0
-    retries: int = 0
-    request_ids: list[str] = field(default_factory=list)
-    statuses: dict[str, int] = field(default_factory=dict)
-    elapsed_s: float = 0.0
-    #: Set when the lookup stopped early (401, 403, Ctrl-C, ...).
-    stopped_by: str | None = None
 
     # ---- counts
     @property
