@@ -198,7 +198,9 @@ def test_reports_as_json_for_the_command_line(emu, app, clock, budget):
     import json
 
     emu.add_segment(WS, "Taken")
-    report = mc.preflight(app, "Taken", data=DATA, budget=budget, clock=clock, progress=False)
+    report = mc.preflight(
+        app, "Taken", data=DATA, budget=budget, clock=clock, seed=1, progress=False
+    )  # a seeded sample: an unseeded 95 % interval misses the truth once in twenty runs
     data = json.loads(json.dumps(report.as_dict()))
     assert data["ok"] is True and data["credentials_ok"] is True
     assert data["segments"][0]["name"] == "Taken" and len(data["warnings"]) == 2
