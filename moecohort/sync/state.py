@@ -23,6 +23,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .._sqlite import open_shared
 from ..credentials import AppCredentials
 from ..errors import ConfigurationError
 from ..input import CHUNK_ROWS, IdSpool, spool
@@ -124,6 +125,12 @@ class Changes:
         return self.desired.unique - self.to_add  # to_add only ever holds desired ids
 
 
+def _create(conn: sqlite3.Connection) -> None:
+    conn.executescript(_SCHEMA)
+    conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")
+    conn.commit()
+
+
 class SyncState:
     """The local record of what each destination cohort is known to hold, and of runs.
 
@@ -135,13 +142,8 @@ class SyncState:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path).expanduser() if path is not None else default_state_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self._conn = open_shared(self.path, timeout=30, setup=_create)
         self._lock = threading.RLock()  # one connection, used by the sending threads too
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # durable across process kills
-        self._conn.executescript(_SCHEMA)
-        self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema', '1')")
-        self._conn.commit()
 
     def __repr__(self) -> str:
         return f"SyncState({str(self.path)!r})"

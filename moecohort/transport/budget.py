@@ -57,6 +57,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._constants import RATE_WINDOW_S
+from .._sqlite import open_shared
 from ..errors import ConfigurationError
 from .holders import Holder, current_holder, holder_alive
 from .pacer import Rate, following
@@ -188,6 +189,20 @@ class Slot:
     granted: bool
 
 
+def _create(conn: sqlite3.Connection) -> None:
+    """The store's tables (those of an older schema dropped: they hold nothing lasting)."""
+    conn.execute("BEGIN IMMEDIATE")
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version != SCHEMA_VERSION:
+        for table in _TABLES:
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute("COMMIT")
+
+
 class BudgetStore:
     """The shared schedule of request starts, in ``budget.sqlite`` in ``directory``
     (default: :func:`default_budget_dir`). See the module docs for the rules.
@@ -211,20 +226,7 @@ class BudgetStore:
         self.margin_s = margin_s
         self._lock = threading.Lock()
         self._ids: dict[BudgetKey, int] = {}
-        self._conn = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")  # a process kill loses nothing
-        with self._write() as conn:
-            (version,) = conn.execute("PRAGMA user_version").fetchone()
-            if version != SCHEMA_VERSION:
-                for table in _TABLES:
-                    conn.execute(f"DROP TABLE IF EXISTS {table}")
-                conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    conn.execute(statement)
+        self._conn = open_shared(self.path, timeout=60, setup=_create, isolation_level=None)
 
     def __repr__(self) -> str:
         return f"BudgetStore({str(self.path)!r})"
