@@ -33,11 +33,12 @@ import time
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 from _emulator_proc import EmulatorProcess
 from bench_overlap import data_path, measure
-from bench_stream import CHILD as PARQUET_PUSH
-from bench_stream import KEY, ids_file
+from bench_stream import KEY
+from bench_stream import PUSH as PARQUET_PUSH
 
 from _common import CACHE, markdown_table, write_section
 
@@ -182,6 +183,18 @@ def overlap_rows(sizes: list[int], timeout: float) -> tuple[list[list[object]], 
                 f"+{o['peak'] - o['base']:,.0f} MiB"
             )
     return rows, targets
+
+
+def ids_file(n: int) -> str:
+    """A Parquet file of ``n`` distinct 40-character ids (cached)."""
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"stream_ids_{n}.parquet"
+    if not path.exists():
+        rng = np.random.default_rng(10)
+        hi, lo = rng.integers(0, 2**63, size=(2, n), dtype=np.int64)
+        ids = [f"{a:016x}-{b:016x}-cohort" for a, b in zip(hi, lo, strict=True)]
+        pq.write_table(pa.table({"uid": pa.array(ids, pa.large_string())}), path)
+    return str(path)
 
 
 def push_rows(users: int, timeout: float) -> tuple[list[list[object]], str]:
