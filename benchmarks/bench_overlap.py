@@ -57,7 +57,7 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------- data
-def _uuids(rng: np.random.Generator, n: int) -> pa.Array:
+def uuids(rng: np.random.Generator, n: int) -> pa.Array:
     """``n`` random UUID-shaped ids (8-4-4-4-12 lower-case hex), built byte-wise."""
     raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
     hexed = np.empty((n, 32), dtype=np.uint8)
@@ -77,7 +77,7 @@ def make_sides(n: int, seed: int = 42) -> tuple[pa.Array, pa.Array]:
     shared = unique // 2
     n_anon = max(4, n // 5000)
     n_near = max(2, n // 100_000)
-    pool = _uuids(rng, 2 * unique - shared)
+    pool = uuids(rng, 2 * unique - shared)
     anonymous = pa.array(([None, "", " ", "guest"] * n_anon)[:n_anon], pa.large_string())
     sides = []
     for start in (0, unique - shared):

@@ -38,12 +38,12 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 from _emulator_proc import EmulatorProcess
+from bench_overlap import uuids
 
 from _common import CACHE, markdown_table, write_section
 
 KEY = "bench-stream-key-0001"
 DATA_VERSION = 1
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 HWM = """
 def hwm():
@@ -109,19 +109,6 @@ PUSH = textwrap.dedent(
 
 
 # --------------------------------------------------------------------------- data
-def _uuids(rng: np.random.Generator, n: int) -> pa.Array:
-    """``n`` random UUID-shaped ids (8-4-4-4-12 lower-case hex), built byte-wise."""
-    raw = rng.integers(0, 256, size=(n, 16), dtype=np.uint8)
-    hexed = np.empty((n, 32), dtype=np.uint8)
-    hexed[:, 0::2] = _HEX[raw >> 4]
-    hexed[:, 1::2] = _HEX[raw & 15]
-    out = np.full((n, 36), ord("-"), dtype=np.uint8)
-    for start, stop, source in ((0, 8, 0), (9, 13, 8), (14, 18, 12), (19, 23, 16), (24, 36, 20)):
-        out[:, start:stop] = hexed[:, source : source + stop - start]
-    offsets = np.arange(0, 36 * (n + 1), 36, dtype=np.int64)
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out.reshape(-1)))
-
-
 def data_files(n: int) -> dict[str, Path]:
     """Parquet and CSV files of ``n`` distinct ids plus n / 100 repeats, shuffled (cached)."""
     paths = {fmt: CACHE / f"stream-{n}-v{DATA_VERSION}.{fmt}" for fmt in ("parquet", "csv")}
@@ -129,7 +116,7 @@ def data_files(n: int) -> dict[str, Path]:
         return paths
     CACHE.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(12)
-    distinct = _uuids(rng, n)
+    distinct = uuids(rng, n)
     repeats = distinct.take(pa.array(rng.integers(0, n, n // 100)))
     rows = pa.concat_arrays([distinct, repeats])
     table = pa.table({"uid": rows.take(pa.array(rng.permutation(len(rows))))})
