@@ -49,6 +49,7 @@ lint: $(DEV)
 	$(VENV)/bin/lint-imports
 	$(PY) scripts/check_structure.py
 	$(PY) scripts/check_notebooks.py
+	cd benchmarks && for f in bench_*.py; do ../$(PY) -c "import $${f%.py}" || exit 1; done  # make bench can start
 
 # The core (no notebooks, no widgets, no Spark: that venv installs .[test] only) under the
 # pandas 2.2 line, which many notebooks still use.
